@@ -1,0 +1,456 @@
+#!/usr/bin/env bash
+# RoutingSdk local read-pool topology: primary + sync1 + sync2 (synchronous, remote_apply, ANY 2)
+# + async1 (asynchronous, delayed apply) + HAProxy (write VIP, read VIP with the primary as backup).
+#
+#   scripts/cluster.sh start|stop|status|destroy|env|stop-node NAME|start-node NAME
+#
+# Environment:
+#   ROUTING_PG_PORT_BASE        first port (default 55430): primary, sync1, sync2, async1, write VIP, read VIP
+#   ROUTING_CLUSTER_DIR         data directory (default <repo>/.cluster)
+#   ROUTING_ASYNC_APPLY_DELAY   recovery_min_apply_delay of async1 (default 2s)
+#   ROUTING_PG_USER / ROUTING_PG_PASSWORD / ROUTING_PG_DATABASE  application login (default routing/routing/routing)
+#
+# Run as root it installs the missing Debian packages (postgresql, haproxy) and runs every daemon as the
+# `postgres` OS user, because PostgreSQL refuses to run as root. Run as another user it runs them as that user.
+set -euo pipefail
+
+script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo_root=$(cd "$script_dir/.." && pwd)
+BASE=${ROUTING_PG_PORT_BASE:-55430}
+DIR=${ROUTING_CLUSTER_DIR:-$repo_root/.cluster}
+ASYNC_DELAY=${ROUTING_ASYNC_APPLY_DELAY:-2s}
+APP_USER=${ROUTING_PG_USER:-routing}
+APP_PASSWORD=${ROUTING_PG_PASSWORD:-routing}
+APP_DB=${ROUTING_PG_DATABASE:-routing}
+
+NODES=(primary sync1 sync2 async1)
+REPLICAS=(sync1 sync2 async1)
+
+if ! [[ "$BASE" =~ ^[0-9]+$ ]] || (( BASE < 1024 || BASE > 65529 )); then
+  echo "cluster.sh: ROUTING_PG_PORT_BASE must be a number between 1024 and 65529 (was '$BASE')." >&2
+  exit 2
+fi
+
+port_of() {
+  case "$1" in
+    primary) echo $((BASE)) ;; sync1) echo $((BASE + 1)) ;; sync2) echo $((BASE + 2)) ;;
+    async1) echo $((BASE + 3)) ;; write_vip) echo $((BASE + 4)) ;; read_vip) echo $((BASE + 5)) ;;
+    *) echo "cluster.sh: unknown node '$1' (expected one of: ${NODES[*]})" >&2; return 2 ;;
+  esac
+}
+
+log() { echo "cluster.sh: $*" >&2; }
+die() { echo "cluster.sh: error: $*" >&2; exit 1; }
+
+# ---------------------------------------------------------------- prerequisites
+PG_ROOT=${ROUTING_PG_ROOT:-/usr/lib/postgresql}
+find_pg_bin() {
+  local d
+  for d in $(ls -d "$PG_ROOT"/*/bin 2>/dev/null | sort -V -r); do
+    [[ -x "$d/initdb" && -x "$d/pg_basebackup" && -x "$d/postgres" ]] && { echo "$d"; return 0; }
+  done
+  if [[ -z "${ROUTING_PG_ROOT:-}" ]] && command -v pg_config >/dev/null 2>&1; then
+    d=$(pg_config --bindir)
+    [[ -x "$d/initdb" && -x "$d/pg_basebackup" ]] && { echo "$d"; return 0; }
+  fi
+  return 1
+}
+
+ensure_packages() {
+  local missing=()
+  find_pg_bin >/dev/null || missing+=(postgresql)
+  [[ -x "$(haproxy_bin)" ]] || missing+=(haproxy)
+  ((${#missing[@]} == 0)) && return 0
+  if [[ $(id -u) -ne 0 ]]; then
+    die "missing packages: ${missing[*]}. Install them with: sudo apt-get install -y ${missing[*]} (or run this script as root, which installs them)."
+  fi
+  log "installing missing packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2 || die "apt-get update failed; install ${missing[*]} by hand and retry."
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" postgresql-contrib >&2 \
+    || die "apt-get install ${missing[*]} failed; install them by hand and retry."
+  # Debian's packages start their own default services; we do not use them.
+  if [[ " ${missing[*]} " == *" haproxy "* ]] && command -v systemctl >/dev/null 2>&1; then
+    systemctl disable --now haproxy >/dev/null 2>&1 || true
+  fi
+  pkill -x haproxy -u root >/dev/null 2>&1 || true
+}
+
+haproxy_bin() { echo "${ROUTING_HAPROXY_BIN:-$(command -v haproxy 2>/dev/null || echo /usr/sbin/haproxy)}"; }
+HAPROXY_BIN=
+PGBIN=
+init_bins() {
+  ensure_packages
+  PGBIN=$(find_pg_bin) || die "PostgreSQL server binaries not found; install the 'postgresql' package."
+  HAPROXY_BIN=$(haproxy_bin)
+}
+
+# Run a command as the daemon user. The lock descriptor (9) is closed so it never leaks into daemons.
+as_owner() {
+  if [[ $(id -u) -eq 0 ]]; then
+    runuser -u postgres -- "$@" 9>&-
+  else
+    "$@" 9>&-
+  fi
+}
+
+psql_node() { # node sql...
+  local port; port=$(port_of "$1"); shift
+  as_owner "$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d postgres "$@"
+}
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# A node runs when its postmaster.pid names a live, non-zombie process.
+node_pid() {
+  local pidfile="$DIR/$1/postmaster.pid" pid state
+  [[ -f "$pidfile" ]] || return 1
+  pid=$(head -n1 "$pidfile" 2>/dev/null) || return 1
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || return 1
+  [[ -n "$state" && "$state" != "Z" ]] || return 1
+  echo "$pid"
+}
+node_running() { node_pid "$1" >/dev/null; }
+
+haproxy_pid() {
+  local pid state
+  [[ -f "$DIR/haproxy.pid" ]] || return 1
+  pid=$(head -n1 "$DIR/haproxy.pid" 2>/dev/null) || return 1
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || return 1
+  [[ -n "$state" && "$state" != "Z" ]] || return 1
+  echo "$pid"
+}
+
+print_log_tails() {
+  local f
+  for f in "$DIR"/logs/*.log; do
+    [[ -f "$f" ]] || continue
+    echo "----- last lines of $f" >&2
+    tail -n 25 "$f" >&2 || true
+  done
+}
+
+# ---------------------------------------------------------------- setup
+prepare_dir() {
+  mkdir -p "$DIR"
+  # The daemon user must reach the data directory through every parent directory.
+  if [[ $(id -u) -eq 0 ]]; then
+    chown postgres:postgres "$DIR"
+    if ! runuser -u postgres -- test -w "$DIR"; then
+      die "the postgres user cannot write $DIR (a parent directory is not traversable). Set ROUTING_CLUSTER_DIR to a directory it can reach, e.g. /tmp/routing-cluster."
+    fi
+  fi
+  as_owner mkdir -p "$DIR/logs" "$DIR/sock"
+}
+
+primary_conf() {
+  local port; port=$(port_of primary)
+  cat <<EOF
+
+# ---- RoutingSdk local topology (scripts/cluster.sh)
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$DIR/sock'
+cluster_name = 'primary'
+wal_level = replica
+max_wal_senders = 10
+max_replication_slots = 10
+wal_keep_size = 256MB
+hot_standby = on
+synchronous_commit = remote_apply
+shared_buffers = 64MB
+max_connections = 200
+shared_preload_libraries = 'pg_stat_statements'
+pg_stat_statements.track = all
+# A throw-away test cluster: durability of the local disk is not what it tests.
+fsync = off
+full_page_writes = off
+log_min_messages = warning
+log_line_prefix = '%m [%p] %q%u@%d '
+EOF
+}
+
+primary_hba() {
+  cat <<EOF
+local   all          all                      trust
+host    replication  postgres  127.0.0.1/32   trust
+host    all          postgres  127.0.0.1/32   trust
+host    all          all       127.0.0.1/32   scram-sha-256
+EOF
+}
+
+replica_conf() { # name
+  local name=$1 port; port=$(port_of "$1")
+  cat <<EOF
+
+# ---- RoutingSdk replica overrides (scripts/cluster.sh)
+port = $port
+cluster_name = '$name'
+primary_slot_name = '$name'
+primary_conninfo = 'host=127.0.0.1 port=$(port_of primary) user=postgres application_name=$name'
+hot_standby = on
+EOF
+  if [[ "$name" == async1 ]]; then
+    cat <<EOF
+hot_standby_feedback = off
+recovery_min_apply_delay = '$ASYNC_DELAY'
+EOF
+  else
+    cat <<EOF
+hot_standby_feedback = on
+max_standby_streaming_delay = 1s
+EOF
+  fi
+}
+
+start_node() { # name
+  local name=$1
+  node_running "$name" && return 0
+  as_owner "$PGBIN/pg_ctl" -D "$DIR/$name" -l "$DIR/logs/$name.log" -w -t 60 start >/dev/null \
+    || { print_log_tails; die "node $name did not start (see the log above)."; }
+}
+
+stop_node() { # name
+  local name=$1
+  node_running "$name" || return 0
+  as_owner "$PGBIN/pg_ctl" -D "$DIR/$name" -m fast -w -t 60 stop >/dev/null 2>&1 \
+    || as_owner "$PGBIN/pg_ctl" -D "$DIR/$name" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
+}
+
+write_haproxy_cfg() {
+  cat >"$DIR/haproxy.cfg" <<EOF
+# RoutingSdk local topology: HAProxy in TCP mode, as in the vendor's section 5.
+global
+    maxconn 4000
+    pidfile $DIR/haproxy.pid
+
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 1h
+    timeout server 1h
+    option tcpka
+    retries 2
+
+# WritePool: the master only.
+frontend write_vip
+    bind 127.0.0.1:$(port_of write_vip)
+    default_backend primary_backend
+
+backend primary_backend
+    option pgsql-check user postgres
+    server primary 127.0.0.1:$(port_of primary) check inter 500 fall 2 rise 1
+
+# ReadPool: round robin over the synchronous replicas, the master as backup when both are down.
+frontend read_vip
+    bind 127.0.0.1:$(port_of read_vip)
+    default_backend replicas_backend
+
+backend replicas_backend
+    balance roundrobin
+    option pgsql-check user postgres
+    default-server inter 500 fall 2 rise 1 on-marked-down shutdown-sessions
+    server sync1 127.0.0.1:$(port_of sync1) check
+    server sync2 127.0.0.1:$(port_of sync2) check
+    server primary 127.0.0.1:$(port_of primary) check backup
+EOF
+}
+
+start_haproxy() {
+  haproxy_pid >/dev/null && return 0
+  write_haproxy_cfg
+  [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$DIR/haproxy.cfg"
+  as_owner "$HAPROXY_BIN" -q -D -f "$DIR/haproxy.cfg" -p "$DIR/haproxy.pid" >>"$DIR/logs/haproxy.log" 2>&1 \
+    || { print_log_tails; die "HAProxy did not start (see $DIR/logs/haproxy.log)."; }
+}
+
+stop_haproxy() {
+  local pid
+  pid=$(haproxy_pid) || { rm -f "$DIR/haproxy.pid"; return 0; }
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do haproxy_pid >/dev/null || break; sleep 0.1; done
+  haproxy_pid >/dev/null && kill -9 "$pid" 2>/dev/null || true
+  rm -f "$DIR/haproxy.pid"
+}
+
+check_ports_free() {
+  local n p taken=()
+  for n in "${NODES[@]}"; do
+    node_running "$n" && continue
+    p=$(port_of "$n"); port_in_use "$p" && taken+=("$p ($n)")
+  done
+  if ! haproxy_pid >/dev/null; then
+    for n in write_vip read_vip; do p=$(port_of "$n"); port_in_use "$p" && taken+=("$p ($n)"); done
+  fi
+  if ((${#taken[@]} > 0)); then
+    die "port(s) already in use by another program: ${taken[*]}. Stop that program or choose other ports with ROUTING_PG_PORT_BASE=<base> (6 consecutive ports are used)."
+  fi
+}
+
+build_cluster() {
+  log "creating a new cluster in $DIR (ports $BASE..$((BASE + 5)))"
+  as_owner "$PGBIN/initdb" -D "$DIR/primary" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$DIR/logs/initdb.log" 2>&1 \
+    || as_owner "$PGBIN/initdb" -D "$DIR/primary" -U postgres -A trust -E UTF8 --locale=C >"$DIR/logs/initdb.log" 2>&1 \
+    || { cat "$DIR/logs/initdb.log" >&2; die "initdb failed."; }
+  primary_conf | as_owner tee -a "$DIR/primary/postgresql.conf" >/dev/null
+  primary_hba | as_owner tee "$DIR/primary/pg_hba.conf" >/dev/null
+  start_node primary
+  psql_node primary >/dev/null <<SQL
+CREATE ROLE "$APP_USER" LOGIN SUPERUSER PASSWORD '$APP_PASSWORD';
+CREATE DATABASE "$APP_DB" OWNER "$APP_USER";
+SELECT pg_create_physical_replication_slot(s) FROM unnest(ARRAY['sync1','sync2','async1']) s;
+SQL
+  as_owner "$PGBIN/psql" -X -q -h 127.0.0.1 -p "$BASE" -U postgres -d "$APP_DB" -c 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements' >/dev/null
+  # Slots exist before the parallel base backups, so WAL the replicas need is kept.
+  local r pids=()
+  for r in "${REPLICAS[@]}"; do
+    as_owner "$PGBIN/pg_basebackup" -h 127.0.0.1 -p "$BASE" -U postgres -D "$DIR/$r" -X stream -S "$r" -R --checkpoint=fast \
+      >"$DIR/logs/basebackup-$r.log" 2>&1 &
+    pids+=($!)
+  done
+  local failed=0
+  for p in "${pids[@]}"; do wait "$p" || failed=1; done
+  ((failed == 0)) || { print_log_tails; die "pg_basebackup failed."; }
+  for r in "${REPLICAS[@]}"; do
+    replica_conf "$r" | as_owner tee -a "$DIR/$r/postgresql.conf" >/dev/null
+    # pg_basebackup -R wrote its own primary_conninfo; ours (with application_name) must win.
+    as_owner sed -i '/^primary_conninfo/d' "$DIR/$r/postgresql.auto.conf"
+  done
+}
+
+wait_ready() {
+  local deadline=$((SECONDS + ${ROUTING_CLUSTER_READY_TIMEOUT:-90})) states vip_ok
+  # Quorum is set only once the replicas stream; before that, setup statements would wait forever.
+  while :; do
+    states=$(psql_node primary -c "SELECT string_agg(application_name || '=' || state, ',' ORDER BY application_name) FROM pg_stat_replication" 2>/dev/null || true)
+    [[ "$states" == *"sync1=streaming"* && "$states" == *"sync2=streaming"* ]] && break
+    ((SECONDS > deadline)) && { print_log_tails; die "replicas did not start streaming (pg_stat_replication: '$states')."; }
+    sleep 0.2
+  done
+  local current
+  current=$(psql_node primary -c "SHOW synchronous_standby_names")
+  if [[ "$current" != "ANY 2 (sync1, sync2)" ]]; then
+    psql_node primary -c "ALTER SYSTEM SET synchronous_standby_names = 'ANY 2 (sync1, sync2)'" -c "SELECT pg_reload_conf()" >/dev/null
+  fi
+  while :; do
+    states=$(psql_node primary -c "SELECT string_agg(application_name || '=' || sync_state, ',' ORDER BY application_name) FROM pg_stat_replication" 2>/dev/null || true)
+    [[ "$states" =~ sync1=(sync|quorum) && "$states" =~ sync2=(sync|quorum) && "$states" == *"async1=async"* ]] && break
+    ((SECONDS > deadline)) && { print_log_tails; die "sync1/sync2 are not synchronous (pg_stat_replication: '$states')."; }
+    sleep 0.2
+  done
+  while :; do
+    vip_ok=1
+    as_owner "$PGBIN/psql" -X -q -A -t -h 127.0.0.1 -p "$(port_of write_vip)" -U postgres -d postgres -c 'SELECT 1' >/dev/null 2>&1 || vip_ok=0
+    as_owner "$PGBIN/psql" -X -q -A -t -h 127.0.0.1 -p "$(port_of read_vip)" -U postgres -d postgres -c 'SELECT 1' >/dev/null 2>&1 || vip_ok=0
+    ((vip_ok == 1)) && break
+    ((SECONDS > deadline)) && { print_log_tails; die "HAProxy VIPs do not answer."; }
+    sleep 0.2
+  done
+}
+
+cmd_start() {
+  init_bins
+  prepare_dir
+  exec 9>"$DIR/.lock"
+  flock -w 120 9 || die "another cluster.sh holds $DIR/.lock."
+  check_ports_free
+  local started_here=()
+  trap 'rc=$?; if ((rc != 0)); then log "start failed; stopping what this run started"; for n in "${started_here[@]}"; do [[ $n == haproxy ]] && stop_haproxy || stop_node "$n"; done; fi' EXIT
+  if [[ ! -f "$DIR/primary/PG_VERSION" ]]; then
+    if [[ -e "$DIR/sync1" || -e "$DIR/sync2" || -e "$DIR/async1" ]]; then
+      die "$DIR holds replicas but no primary; run 'scripts/cluster.sh destroy' and start again."
+    fi
+    started_here+=(primary)
+    build_cluster
+  fi
+  local n
+  for n in "${NODES[@]}"; do
+    [[ -f "$DIR/$n/PG_VERSION" ]] || die "node $n is missing from $DIR; run 'scripts/cluster.sh destroy' and start again."
+    node_running "$n" || { started_here+=("$n"); start_node "$n"; }
+  done
+  haproxy_pid >/dev/null || { started_here+=(haproxy); start_haproxy; }
+  wait_ready
+  trap - EXIT
+  log "ready: primary=$(port_of primary) sync1=$(port_of sync1) sync2=$(port_of sync2) async1=$(port_of async1) write_vip=$(port_of write_vip) read_vip=$(port_of read_vip)"
+}
+
+cmd_stop() {
+  [[ -d "$DIR" ]] || return 0
+  PGBIN=$(find_pg_bin) || return 0
+  stop_haproxy
+  local n
+  for n in primary "${REPLICAS[@]}"; do stop_node "$n"; done
+}
+
+cmd_status() {
+  local n rc=0
+  PGBIN=$(find_pg_bin) || die "PostgreSQL is not installed (package 'postgresql')."
+  for n in "${NODES[@]}"; do
+    if node_running "$n"; then
+      echo "$n: running on 127.0.0.1:$(port_of "$n") (pid $(node_pid "$n"), in recovery: $(psql_node "$n" -c 'SELECT pg_is_in_recovery()' 2>/dev/null || echo '?'))"
+    else
+      echo "$n: stopped"; rc=3
+    fi
+  done
+  if haproxy_pid >/dev/null; then
+    echo "haproxy: running (write VIP 127.0.0.1:$(port_of write_vip), read VIP 127.0.0.1:$(port_of read_vip))"
+  else
+    echo "haproxy: stopped"; rc=3
+  fi
+  if node_running primary; then
+    echo "replication: $(psql_node primary -c "SELECT string_agg(application_name || '=' || sync_state, ', ' ORDER BY application_name) FROM pg_stat_replication" 2>/dev/null)"
+  fi
+  return $rc
+}
+
+cmd_destroy() {
+  cmd_stop
+  rm -rf "$DIR"
+  log "destroyed $DIR"
+}
+
+conn() { # port
+  echo "Host=127.0.0.1;Port=$1;Username=$APP_USER;Password=$APP_PASSWORD;Database=$APP_DB"
+}
+
+cmd_env() {
+  echo "PRIMARY=$(conn "$(port_of primary)")"
+  echo "SYNC1=$(conn "$(port_of sync1)")"
+  echo "SYNC2=$(conn "$(port_of sync2)")"
+  echo "ASYNC1=$(conn "$(port_of async1)")"
+  echo "READ_VIP=$(conn "$(port_of read_vip)")"
+  echo "WRITE_VIP=$(conn "$(port_of write_vip)")"
+}
+
+cmd_node() { # stop|start name
+  local action=$1 name=${2:-}
+  [[ -n "$name" ]] || die "usage: cluster.sh $action-node <${NODES[*]// /|}>"
+  port_of "$name" >/dev/null || exit 2
+  [[ " ${NODES[*]} " == *" $name "* ]] || die "unknown node '$name' (expected one of: ${NODES[*]})"
+  PGBIN=$(find_pg_bin) || die "PostgreSQL is not installed (package 'postgresql')."
+  [[ -f "$DIR/$name/PG_VERSION" ]] || die "no cluster in $DIR; run 'scripts/cluster.sh start' first."
+  if [[ $action == stop ]]; then stop_node "$name"; return 0; fi
+  start_node "$name"
+  [[ $name == primary ]] && return 0
+  local deadline=$((SECONDS + 60)) state want='streaming'
+  while :; do
+    state=$(psql_node primary -c "SELECT state || '/' || sync_state FROM pg_stat_replication WHERE application_name = '$name'" 2>/dev/null || true)
+    if [[ $name == async1 ]]; then [[ "$state" == streaming/* ]] && break
+    else [[ "$state" =~ ^streaming/(sync|quorum)$ ]] && break; fi
+    ((SECONDS > deadline)) && die "$name started but does not stream from the primary (state: '${state:-absent}')."
+    sleep 0.1
+  done
+}
+
+case "${1:-}" in
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  status) cmd_status ;;
+  destroy) cmd_destroy ;;
+  env) cmd_env ;;
+  stop-node) cmd_node stop "${2:-}" ;;
+  start-node) cmd_node start "${2:-}" ;;
+  *) echo "usage: cluster.sh start|stop|status|destroy|env|stop-node NAME|start-node NAME" >&2; exit 2 ;;
+esac

@@ -1,0 +1,249 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace RoutingSdk.Testing;
+
+/// <summary>
+/// A real PostgreSQL read-pool topology on 127.0.0.1, as easy to use as a container fixture:
+/// <c>primary</c>, synchronous replicas <c>sync1</c> and <c>sync2</c> (<c>remote_apply</c>, <c>ANY 2</c>),
+/// an asynchronous replica <c>async1</c> with a delayed apply, and HAProxy with a write VIP and a read VIP
+/// (round robin over the synchronous replicas, the primary as backup).
+/// </summary>
+/// <remarks>
+/// Needs Debian's <c>postgresql</c> and <c>haproxy</c> packages; run as root, it installs them and runs the
+/// daemons as the <c>postgres</c> OS user. Start-up is idempotent: a cluster already running in the same data
+/// directory is reused.
+/// </remarks>
+public sealed class LocalPgCluster : IAsyncDisposable
+{
+    /// <summary>Node name of the primary.</summary>
+    public const string Primary = "primary";
+
+    /// <summary>Node name of the first synchronous replica.</summary>
+    public const string Sync1 = "sync1";
+
+    /// <summary>Node name of the second synchronous replica.</summary>
+    public const string Sync2 = "sync2";
+
+    /// <summary>Node name of the asynchronous replica.</summary>
+    public const string Async1 = "async1";
+
+    /// <summary>Endpoint name of HAProxy's read frontend.</summary>
+    public const string ReadVip = "read_vip";
+
+    /// <summary>Endpoint name of HAProxy's write frontend.</summary>
+    public const string WriteVip = "write_vip";
+
+    /// <summary>The four PostgreSQL nodes.</summary>
+    public static IReadOnlyList<string> Nodes { get; } = [Primary, Sync1, Sync2, Async1];
+
+    private readonly LocalPgClusterOptions _options;
+    private readonly string _scriptPath;
+    private readonly Dictionary<string, string> _connectionStrings;
+    private readonly bool _startedHere;
+    private int _disposed;
+
+    private LocalPgCluster(LocalPgClusterOptions options, string scriptPath, Dictionary<string, string> connectionStrings, bool startedHere)
+    {
+        _options = options;
+        _scriptPath = scriptPath;
+        _connectionStrings = connectionStrings;
+        _startedHere = startedHere;
+        DataDirectory = options.ResolveDataDirectory();
+    }
+
+    /// <summary>The directory holding every node's data.</summary>
+    public string DataDirectory { get; }
+
+    /// <summary>Npgsql connection string of the primary.</summary>
+    public string PrimaryConnectionString => GetConnectionString(Primary);
+
+    /// <summary>Npgsql connection string of <c>sync1</c>.</summary>
+    public string Sync1ConnectionString => GetConnectionString(Sync1);
+
+    /// <summary>Npgsql connection string of <c>sync2</c>.</summary>
+    public string Sync2ConnectionString => GetConnectionString(Sync2);
+
+    /// <summary>Npgsql connection string of <c>async1</c>.</summary>
+    public string Async1ConnectionString => GetConnectionString(Async1);
+
+    /// <summary>Npgsql connection string of HAProxy's read frontend.</summary>
+    public string ReadVipConnectionString => GetConnectionString(ReadVip);
+
+    /// <summary>Npgsql connection string of HAProxy's write frontend.</summary>
+    public string WriteVipConnectionString => GetConnectionString(WriteVip);
+
+    /// <summary>Every endpoint's connection string by name (nodes and VIPs).</summary>
+    public IReadOnlyDictionary<string, string> ConnectionStrings => _connectionStrings;
+
+    /// <summary>Returns the connection string of a node (<see cref="Nodes"/>) or VIP (<see cref="ReadVip"/>, <see cref="WriteVip"/>).</summary>
+    public string GetConnectionString(string endpoint)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        if (_connectionStrings.TryGetValue(endpoint, out var cs))
+        {
+            return cs;
+        }
+
+        throw new ArgumentException(
+            $"Unknown endpoint '{endpoint}'. Use one of: {string.Join(", ", _connectionStrings.Keys)}.", nameof(endpoint));
+    }
+
+    /// <summary>Builds the topology if needed, starts every daemon and returns once replication and both VIPs are ready.</summary>
+    public static async Task<LocalPgCluster> StartAsync(LocalPgClusterOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new LocalPgClusterOptions();
+        options.Validate();
+        var script = options.ScriptPath ?? ExtractEmbeddedScript();
+        if (!File.Exists(script))
+        {
+            throw new LocalPgClusterException($"Cluster script '{script}' does not exist. Set LocalPgClusterOptions.ScriptPath to scripts/cluster.sh or leave it null to use the embedded one.");
+        }
+
+        var wasRunning = (await RunScriptAsync(script, options, ["status"], TimeSpan.FromSeconds(30), cancellationToken, throwOnError: false).ConfigureAwait(false)).ExitCode == 0;
+        await RunScriptAsync(script, options, ["start"], options.StartTimeout, cancellationToken).ConfigureAwait(false);
+        var env = await RunScriptAsync(script, options, ["env"], TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+        return new LocalPgCluster(options, script, ParseEnv(env.StdOut), startedHere: !wasRunning);
+    }
+
+    /// <summary>Stops one node (fast shutdown). HAProxy notices within about a second.</summary>
+    public Task StopNodeAsync(string node, CancellationToken cancellationToken = default) =>
+        RunNodeCommandAsync("stop-node", node, cancellationToken);
+
+    /// <summary>Starts one node and, for a replica, waits until it streams again (synchronous replicas: until they are back in the quorum).</summary>
+    public Task StartNodeAsync(string node, CancellationToken cancellationToken = default) =>
+        RunNodeCommandAsync("start-node", node, cancellationToken);
+
+    /// <summary>Stops every daemon; the data stays for a fast restart.</summary>
+    public Task StopAsync(CancellationToken cancellationToken = default) =>
+        RunScriptAsync(_scriptPath, _options, ["stop"], TimeSpan.FromMinutes(2), cancellationToken);
+
+    /// <summary>Stops every daemon and deletes the data directory.</summary>
+    public Task DestroyAsync(CancellationToken cancellationToken = default) =>
+        RunScriptAsync(_scriptPath, _options, ["destroy"], TimeSpan.FromMinutes(2), cancellationToken);
+
+    /// <summary>Returns the script's status report (one line per daemon).</summary>
+    public async Task<string> GetStatusAsync(CancellationToken cancellationToken = default) =>
+        (await RunScriptAsync(_scriptPath, _options, ["status"], TimeSpan.FromSeconds(30), cancellationToken, throwOnError: false).ConfigureAwait(false)).StdOut;
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        switch (_options.OnDispose)
+        {
+            case LocalPgClusterDisposeAction.Destroy:
+                await DestroyAsync().ConfigureAwait(false);
+                break;
+            case LocalPgClusterDisposeAction.Stop:
+            case LocalPgClusterDisposeAction.StopIfStartedHere when _startedHere:
+                await StopAsync().ConfigureAwait(false);
+                break;
+        }
+    }
+
+    private Task RunNodeCommandAsync(string command, string node, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        if (!Nodes.Contains(node))
+        {
+            throw new ArgumentException($"Unknown node '{node}'. Use one of: {string.Join(", ", Nodes)}.", nameof(node));
+        }
+
+        return RunScriptAsync(_scriptPath, _options, [command, node], TimeSpan.FromMinutes(2), cancellationToken);
+    }
+
+    private static Dictionary<string, string> ParseEnv(string output)
+    {
+        var map = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var eq = line.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0)
+            {
+                continue;
+            }
+
+            var key = line[..eq].ToLowerInvariant();
+            map[key] = line[(eq + 1)..];
+        }
+
+        foreach (var required in new[] { Primary, Sync1, Sync2, Async1, ReadVip, WriteVip })
+        {
+            if (!map.ContainsKey(required))
+            {
+                throw new LocalPgClusterException($"The cluster script's 'env' output lacks {required.ToUpperInvariant()}=...; got:\n{output}");
+            }
+        }
+
+        return map;
+    }
+
+    private static string ExtractEmbeddedScript()
+    {
+        using var stream = typeof(LocalPgCluster).Assembly.GetManifestResourceStream("RoutingSdk.Testing.cluster.sh")
+            ?? throw new LocalPgClusterException("The embedded cluster script is missing from RoutingSdk.Testing; the package is damaged.");
+        using var memory = new MemoryStream();
+        stream.CopyTo(memory);
+        var bytes = memory.ToArray();
+        var hash = Convert.ToHexString(SHA256.HashData(bytes))[..16].ToLowerInvariant();
+        var path = Path.Combine(Path.GetTempPath(), $"routingsdk-cluster-{hash}.sh");
+        if (!File.Exists(path))
+        {
+            var tmp = path + "." + Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + ".tmp";
+            File.WriteAllBytes(tmp, bytes);
+            File.Move(tmp, path, overwrite: true);
+        }
+
+        return path;
+    }
+
+    private readonly record struct ScriptResult(int ExitCode, string StdOut, string StdErr);
+
+    private static async Task<ScriptResult> RunScriptAsync(
+        string script, LocalPgClusterOptions options, string[] args, TimeSpan timeout, CancellationToken cancellationToken, bool throwOnError = true)
+    {
+        var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(script);
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        psi.Environment["ROUTING_PG_PORT_BASE"] = options.PortBase.ToString(CultureInfo.InvariantCulture);
+        psi.Environment["ROUTING_CLUSTER_DIR"] = options.ResolveDataDirectory();
+        psi.Environment["ROUTING_ASYNC_APPLY_DELAY"] = ((long)options.AsyncReplicaApplyDelay.TotalMilliseconds).ToString(CultureInfo.InvariantCulture) + "ms";
+
+        using var process = Process.Start(psi) ?? throw new LocalPgClusterException("Could not start bash to run the cluster script; is bash installed?");
+        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
+        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
+        using var timeoutCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeoutCts.CancelAfter(timeout);
+        try
+        {
+            await process.WaitForExitAsync(timeoutCts.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new LocalPgClusterException($"cluster.sh {string.Join(' ', args)} did not finish within {timeout}.");
+        }
+
+        var result = new ScriptResult(process.ExitCode, await stdout.ConfigureAwait(false), await stderr.ConfigureAwait(false));
+        if (throwOnError && result.ExitCode != 0)
+        {
+            var message = new StringBuilder()
+                .Append(CultureInfo.InvariantCulture, $"cluster.sh {string.Join(' ', args)} failed with exit code {result.ExitCode}:")
+                .AppendLine().Append(result.StdErr.Trim());
+            throw new LocalPgClusterException(message.ToString());
+        }
+
+        return result;
+    }
+}
