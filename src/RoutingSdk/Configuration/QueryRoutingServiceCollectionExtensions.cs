@@ -1,0 +1,89 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using RoutingSdk;
+using RoutingSdk.Configuration;
+using RoutingSdk.Pools;
+using RoutingSdk.Routing;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Entry points of RoutingSdk on <see cref="IServiceCollection"/>.</summary>
+public static class QueryRoutingServiceCollectionExtensions
+{
+    /// <summary>Adds query routing configured in code. Options are validated when the host starts.</summary>
+    /// <returns>A builder that the EF Core and DI packages extend.</returns>
+    public static IQueryRoutingBuilder AddQueryRouting(this IServiceCollection services, Action<RoutingOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configure);
+        services.Configure(configure);
+        return AddCore(services);
+    }
+
+    /// <summary>
+    /// Adds query routing bound to a configuration section (e.g. <c>configuration.GetSection("Routing")</c>).
+    /// Changes to the section (overrides, weights) apply to the next decision without restart; an invalid change is
+    /// rejected with an error log and the previous configuration stays in force.
+    /// </summary>
+    public static IQueryRoutingBuilder AddQueryRouting(this IServiceCollection services, IConfiguration section)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(section);
+        services.Configure<RoutingOptions>(section, binder => binder.ErrorOnUnknownConfiguration = true);
+        return AddCore(services);
+    }
+
+    private static QueryRoutingBuilder AddCore(IServiceCollection services)
+    {
+        services.AddOptions<RoutingOptions>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RoutingOptions>, RoutingOptionsValidator>());
+        services.TryAddSingleton<PoolHealthRegistry>();
+        services.TryAddSingleton<QueryRouter>();
+        services.AddLogging();
+        return new QueryRoutingBuilder(services);
+    }
+}
+
+/// <summary>Returned by <c>AddQueryRouting</c>; the EF Core and DI packages add their registrations to it.</summary>
+public interface IQueryRoutingBuilder
+{
+    /// <summary>The service collection being configured.</summary>
+    IServiceCollection Services { get; }
+}
+
+internal sealed class QueryRoutingBuilder(IServiceCollection services) : IQueryRoutingBuilder
+{
+    public IServiceCollection Services { get; } = services;
+}
+
+/// <summary>Configuration imports on <see cref="IQueryRoutingBuilder"/>.</summary>
+public static class QueryRoutingBuilderConfigurationExtensions
+{
+    /// <summary>
+    /// Adds the pools of a Global ERP <c>global3config.xml</c> (<c>extraConnectionPools</c>). The file is read now,
+    /// so a missing or malformed file fails at registration with its line; import warnings are logged at start.
+    /// </summary>
+    public static IQueryRoutingBuilder AddGlobalErpConfiguration(this IQueryRoutingBuilder builder, string path, string? databaseAlias = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var result = GlobalErpConfiguration.Load(path, databaseAlias);
+        builder.Services.Configure<RoutingOptions>(options => options.Pools.AddRange(result.Pools.Select(Clone)));
+        foreach (var warning in result.Warnings)
+        {
+            builder.Services.AddSingleton(new RoutingConfigurationWarning(warning));
+        }
+
+        return builder;
+    }
+
+    private static RoutingPoolOptions Clone(RoutingPoolOptions p) => new()
+    {
+        Name = p.Name, ConnectionString = p.ConnectionString, Role = p.Role, AcceptTxSession = p.AcceptTxSession,
+        AcceptNoTxSession = p.AcceptNoTxSession, Priority = p.Priority, UsageRatio = p.UsageRatio, MinPoolSize = p.MinPoolSize,
+        MaxPoolSize = p.MaxPoolSize, PoolTimeoutSeconds = p.PoolTimeoutSeconds,
+        InactiveConnectionTimeoutSeconds = p.InactiveConnectionTimeoutSeconds, PruningIntervalSeconds = p.PruningIntervalSeconds,
+    };
+}
+
+internal sealed record RoutingConfigurationWarning(string Message);

@@ -1,0 +1,44 @@
+namespace RoutingSdk;
+
+/// <summary>What reads outside transactions do when the operation did not choose a route.</summary>
+public enum DefaultRoute
+{
+    /// <summary>The vendor's behaviour: every read outside a transaction is spread over the read pools.</summary>
+    ReadReplica = 0,
+
+    /// <summary>Opt-in only: reads go to replicas only inside <c>[ReadReplica]</c>/<c>[AsyncReplica]</c> operations.</summary>
+    Master = 1,
+}
+
+/// <summary>Options of RoutingSdk, bound from configuration or set in code; validated at start, every problem reported at once.</summary>
+public sealed class RoutingOptions
+{
+    /// <summary>The pools. Exactly the vendor's <c>extraConnectionPools</c>: a primary (WritePool) and read pools.</summary>
+    public List<RoutingPoolOptions> Pools { get; set; } = [];
+
+    /// <summary>What unannotated reads outside transactions do (default <see cref="RoutingSdk.DefaultRoute.ReadReplica"/>).</summary>
+    public DefaultRoute DefaultRoute { get; set; } = DefaultRoute.ReadReplica;
+
+    /// <summary>Runtime overrides by category and scenario, reloaded live without restart.</summary>
+    public RoutingOverrideOptions Overrides { get; set; } = new();
+}
+
+/// <summary>Runtime overrides: e.g. all reports to the master, one print form to the master, interfaces off replicas.</summary>
+public sealed class RoutingOverrideOptions
+{
+    /// <summary>Overrides by operation category.</summary>
+    public Dictionary<RoutingCategory, RouteOverride> Categories { get; set; } = [];
+
+    /// <summary>Overrides by scenario name (<c>Type.Method</c> or the attribute's <c>Scenario</c>); a scenario override wins over its category's.</summary>
+    public Dictionary<string, RouteOverride> Scenarios { get; set; } = new(StringComparer.Ordinal);
+}
+
+/// <summary>One override. Set <see cref="Route"/>, <see cref="Pool"/>, or both.</summary>
+public sealed class RouteOverride
+{
+    /// <summary>The route to use instead. It only tightens: a route weaker than the operation's own is not applied.</summary>
+    public RouteKind? Route { get; set; }
+
+    /// <summary>Send the reads of the matching operations to this read pool (if healthy) instead of the weighted spread.</summary>
+    public string? Pool { get; set; }
+}

@@ -1,0 +1,217 @@
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace RoutingSdk.Configuration;
+
+/// <summary>Checks <see cref="RoutingOptions"/> and reports every problem at once, each naming the setting, the value and the fix.</summary>
+internal sealed class RoutingOptionsValidator : IValidateOptions<RoutingOptions>
+{
+    private int _passedOnce;
+
+    public ValidateOptionsResult Validate(string? name, RoutingOptions options)
+    {
+        // Start-up fails with every problem. Once valid options were seen, reloads are checked by QueryRouter, which
+        // logs a rejected reload and keeps the previous snapshot: failing here would throw on the reload thread
+        // (IOptionsMonitor validates inside the configuration change callback) and the app would keep stale state silently.
+        if (Volatile.Read(ref _passedOnce) == 1)
+        {
+            return ValidateOptionsResult.Skip;
+        }
+
+        var errors = Collect(options);
+        if (errors.Count > 0)
+        {
+            return ValidateOptionsResult.Fail(errors);
+        }
+
+        Volatile.Write(ref _passedOnce, 1);
+        return ValidateOptionsResult.Success;
+    }
+
+    public static List<string> Collect(RoutingOptions options)
+    {
+        var errors = new List<string>();
+        if (!Enum.IsDefined(options.DefaultRoute))
+        {
+            errors.Add($"RoutingOptions.DefaultRoute must be ReadReplica or Master (was {options.DefaultRoute}).");
+        }
+
+        if (options.Pools is null || options.Pools.Count == 0)
+        {
+            errors.Add("RoutingOptions.Pools is empty: add a Primary pool (the WritePool) and at least one read pool, or import a global3config.xml.");
+            return errors;
+        }
+
+        var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        for (var i = 0; i < options.Pools.Count; i++)
+        {
+            var pool = options.Pools[i];
+            if (pool is null)
+            {
+                errors.Add($"RoutingOptions.Pools[{i}] is null: remove the entry.");
+                continue;
+            }
+
+            var label = string.IsNullOrWhiteSpace(pool.Name) ? $"Pools[{i}]" : $"Pool '{pool.Name}'";
+            if (string.IsNullOrWhiteSpace(pool.Name))
+            {
+                errors.Add($"Pools[{i}]: Name is required (e.g. \"WritePool\", \"ReadPool\").");
+            }
+            else if (!names.Add(pool.Name))
+            {
+                errors.Add($"{label}: the name is used by more than one pool; pool names must be unique (case-insensitive).");
+            }
+
+            if (!Enum.IsDefined(pool.Role))
+            {
+                errors.Add($"{label}: Role must be Primary, SyncReplica or AsyncReplica (was {pool.Role}).");
+            }
+
+            ValidateConnectionString(pool, label, errors);
+
+            if (!(pool.UsageRatio > 0) || double.IsInfinity(pool.UsageRatio))
+            {
+                errors.Add($"{label}: UsageRatio must be > 0 (was {pool.UsageRatio}). It is the pool's relative weight inside its priority group.");
+            }
+
+            if (pool.EffectiveAcceptTxSession && pool.Role != PoolRole.Primary)
+            {
+                errors.Add($"{label}: AcceptTxSession is true but Role is {pool.Role}; transactions and writes must run on the primary. Set AcceptTxSession=false or Role=Primary.");
+            }
+
+            if (pool.Role == PoolRole.AsyncReplica && pool.EffectiveAcceptNoTxSession)
+            {
+                errors.Add($"{label}: an AsyncReplica pool must not accept no-transaction sessions (AcceptNoTxSession=true), or every read could see stale data; asynchronous replicas are used only by [AsyncReplica] operations. Set AcceptNoTxSession=false.");
+            }
+
+            ValidateSize(label, "MinPoolSize", pool.MinPoolSize, 0, errors);
+            ValidateSize(label, "MaxPoolSize", pool.MaxPoolSize, 1, errors);
+            ValidateSize(label, "PoolTimeoutSeconds", pool.PoolTimeoutSeconds, 0, errors);
+            ValidateSize(label, "InactiveConnectionTimeoutSeconds", pool.InactiveConnectionTimeoutSeconds, 1, errors);
+            ValidateSize(label, "PruningIntervalSeconds", pool.PruningIntervalSeconds, 1, errors);
+            if (pool.MinPoolSize is int min && pool.MaxPoolSize is int max && min > max)
+            {
+                errors.Add($"{label}: MinPoolSize ({min}) is larger than MaxPoolSize ({max}).");
+            }
+        }
+
+        var valid = options.Pools.Where(p => p is not null).ToList();
+        if (!valid.Any(p => p.EffectiveAcceptTxSession))
+        {
+            errors.Add("No pool accepts transactions: add a pool with Role=Primary (AcceptTxSession defaults to true for it); writes and transactions need the master.");
+        }
+
+        ValidateOverrides(options.Overrides, valid, errors);
+        return errors;
+    }
+
+    private static void ValidateConnectionString(RoutingPoolOptions pool, string label, List<string> errors)
+    {
+        if (string.IsNullOrWhiteSpace(pool.ConnectionString))
+        {
+            errors.Add($"{label}: ConnectionString is required (e.g. \"Host=replica1;Port=5432;Database=erp;Username=app\").");
+            return;
+        }
+
+        NpgsqlConnectionStringBuilder csb;
+        try
+        {
+            csb = new NpgsqlConnectionStringBuilder(pool.ConnectionString);
+        }
+        catch (Exception ex) when (ex is ArgumentException or FormatException or InvalidCastException or OverflowException)
+        {
+            // The message names the bad keyword but never echoes the string itself, which may hold a password.
+            errors.Add($"{label}: ConnectionString cannot be parsed by Npgsql: {ex.Message} Fix the keyword or value it names.");
+            return;
+        }
+
+        if (string.IsNullOrWhiteSpace(csb.Host))
+        {
+            errors.Add($"{label}: ConnectionString has no Host; add Host=<server or balancer address>.");
+        }
+
+        CheckConflict(label, "MinPoolSize", pool.MinPoolSize, "Minimum Pool Size", csb.MinPoolSize, 0, errors);
+        CheckConflict(label, "MaxPoolSize", pool.MaxPoolSize, "Maximum Pool Size", csb.MaxPoolSize, 100, errors);
+        CheckConflict(label, "PoolTimeoutSeconds", pool.PoolTimeoutSeconds, "Timeout", csb.Timeout, 15, errors);
+        CheckConflict(label, "InactiveConnectionTimeoutSeconds", pool.InactiveConnectionTimeoutSeconds, "Connection Idle Lifetime", csb.ConnectionIdleLifetime, 300, errors);
+        CheckConflict(label, "PruningIntervalSeconds", pool.PruningIntervalSeconds, "Connection Pruning Interval", csb.ConnectionPruningInterval, 10, errors);
+    }
+
+    private static void CheckConflict(string label, string option, int? optionValue, string keyword, int csValue, int npgsqlDefault, List<string> errors)
+    {
+        if (optionValue is int v && csValue != npgsqlDefault && csValue != v)
+        {
+            errors.Add($"{label}: {option} is {v} but the connection string sets '{keyword}={csValue}'; set it in one place only.");
+        }
+    }
+
+    private static void ValidateSize(string label, string option, int? value, int minimum, List<string> errors)
+    {
+        if (value is int v && v < minimum)
+        {
+            errors.Add($"{label}: {option} must be >= {minimum} (was {v}).");
+        }
+    }
+
+    private static void ValidateOverrides(RoutingOverrideOptions? overrides, List<RoutingPoolOptions> pools, List<string> errors)
+    {
+        if (overrides is null)
+        {
+            return;
+        }
+
+        foreach (var (category, ov) in overrides.Categories ?? [])
+        {
+            if (!RouteStrictness.IsDefined(category))
+            {
+                errors.Add($"Overrides.Categories: unknown category '{category}'; use Interface, Report, PrintForm or Other.");
+                continue;
+            }
+
+            ValidateOverride($"Overrides.Categories.{category}", ov, pools, errors);
+        }
+
+        foreach (var (scenario, ov) in overrides.Scenarios ?? [])
+        {
+            if (string.IsNullOrWhiteSpace(scenario))
+            {
+                errors.Add("Overrides.Scenarios: a scenario name is empty; use the scenario of the operation (Type.Method by default).");
+                continue;
+            }
+
+            ValidateOverride($"Overrides.Scenarios.{scenario}", ov, pools, errors);
+        }
+    }
+
+    private static void ValidateOverride(string path, RouteOverride? ov, List<RoutingPoolOptions> pools, List<string> errors)
+    {
+        if (ov is null || (ov.Route is null && ov.Pool is null))
+        {
+            errors.Add($"{path}: set Route (MasterOnly, ReadReplica or AsyncReplica) or Pool (a read pool's name).");
+            return;
+        }
+
+        if (ov.Route is RouteKind route && (route == RouteKind.Default || !RouteStrictness.IsDefined(route)))
+        {
+            errors.Add($"{path}: Route must be MasterOnly, ReadReplica or AsyncReplica (was {route}).");
+        }
+
+        if (ov.Route == RouteKind.AsyncReplica && !pools.Any(p => p.Role == PoolRole.AsyncReplica))
+        {
+            errors.Add($"{path}: Route is AsyncReplica but no pool has Role=AsyncReplica; add one or choose ReadReplica/MasterOnly.");
+        }
+
+        if (ov.Pool is not null)
+        {
+            var pool = pools.FirstOrDefault(p => string.Equals(p.Name, ov.Pool, StringComparison.OrdinalIgnoreCase));
+            if (pool is null)
+            {
+                errors.Add($"{path}: Pool '{ov.Pool}' is not defined; known pools: {string.Join(", ", pools.Select(p => p.Name))}.");
+            }
+            else if (!pool.EffectiveAcceptNoTxSession && pool.Role != PoolRole.AsyncReplica)
+            {
+                errors.Add($"{path}: Pool '{ov.Pool}' does not serve reads outside transactions; name a SyncReplica/AsyncReplica pool or a pool with AcceptNoTxSession=true.");
+            }
+        }
+    }
+}

@@ -1,0 +1,20 @@
+using Microsoft.Extensions.Logging;
+
+namespace RoutingSdk.Diagnostics;
+
+/// <summary>Structured log messages. Never a connection string, never SQL above Debug.</summary>
+internal static partial class RoutingLog
+{
+    [LoggerMessage(1, LogLevel.Debug, "Routed to {Pool} ({Reason}); route {Route}, category {Category}, scenario {Scenario}")]
+    public static partial void Decision(ILogger logger, string pool, RouteDecisionReason reason, RouteKind route, RoutingCategory category, string? scenario);
+
+    [LoggerMessage(2, LogLevel.Information, "Routing configuration reloaded: {PoolCount} pools, {OverrideCount} overrides")]
+    public static partial void Reloaded(ILogger logger, int poolCount, int overrideCount);
+
+    [LoggerMessage(3, LogLevel.Error, "Routing configuration reload rejected; the previous configuration stays in force. {Problems}")]
+    public static partial void ReloadRejected(ILogger logger, string problems);
+
+    [LoggerMessage(4, LogLevel.Warning, "Routing configuration: {Warning}")]
+    public static partial void ConfigurationWarning(ILogger logger, string warning);
+
+}

@@ -1,0 +1,55 @@
+using Npgsql;
+
+namespace RoutingSdk.Pools;
+
+/// <summary>An immutable, validated pool: the runtime form of <see cref="RoutingPoolOptions"/>.</summary>
+internal sealed class RoutingPool
+{
+    public RoutingPool(RoutingPoolOptions options, string effectiveConnectionString, PoolHealth health)
+    {
+        Name = options.Name;
+        Role = options.Role;
+        AcceptTxSession = options.EffectiveAcceptTxSession;
+        AcceptNoTxSession = options.EffectiveAcceptNoTxSession;
+        Priority = options.Priority;
+        UsageRatio = options.UsageRatio;
+        ConnectionString = effectiveConnectionString;
+        Health = health;
+        DisplayName = Describe(Name, effectiveConnectionString);
+    }
+
+    public string Name { get; }
+
+    public PoolRole Role { get; }
+
+    public bool AcceptTxSession { get; }
+
+    public bool AcceptNoTxSession { get; }
+
+    public int Priority { get; }
+
+    public double UsageRatio { get; }
+
+    /// <summary>The connection string with the pool's sizing applied. Never log it: it may hold a password.</summary>
+    public string ConnectionString { get; }
+
+    /// <summary>Name and endpoint without credentials, safe for logs and messages.</summary>
+    public string DisplayName { get; }
+
+    public PoolHealth Health { get; }
+
+    public override string ToString() => DisplayName;
+
+    public static string Describe(string name, string connectionString)
+    {
+        try
+        {
+            var csb = new NpgsqlConnectionStringBuilder(connectionString);
+            return $"{name} ({csb.Host}:{csb.Port}/{csb.Database})";
+        }
+        catch (ArgumentException)
+        {
+            return name;
+        }
+    }
+}

@@ -1,0 +1,313 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.DependencyInjection;
+using RoutingSdk.Diagnostics;
+using RoutingSdk.Pools;
+
+namespace RoutingSdk.Routing;
+
+/// <summary>
+/// The decision table: route + session facts + pool states + overrides → pool and reason.
+/// Pure apart from the weighted random pick; the topology is an immutable snapshot swapped on reload.
+/// </summary>
+internal sealed class QueryRouter : IDisposable
+{
+    private readonly Random _random;
+    private readonly ILogger _logger;
+    private readonly IRouteDecisionObserver[] _observers;
+    private readonly IDisposable? _reloadSubscription;
+    private volatile RoutingTopology _topology;
+
+    public QueryRouter(RoutingTopology topology, ILogger? logger = null, IEnumerable<IRouteDecisionObserver>? observers = null, Random? random = null)
+    {
+        _topology = topology;
+        _logger = logger ?? NullLogger.Instance;
+        _observers = observers?.ToArray() ?? [];
+        _random = random ?? Random.Shared;
+    }
+
+    /// <summary>DI constructor: builds from the current options and follows reloads.</summary>
+    public QueryRouter(
+        IOptionsMonitor<RoutingOptions> options, PoolHealthRegistry health, ILogger<QueryRouter> logger,
+        IEnumerable<IRouteDecisionObserver> observers, IEnumerable<RoutingConfigurationWarning> warnings)
+        : this(RoutingTopology.Build(options.CurrentValue, health), logger, observers)
+    {
+        foreach (var warning in warnings)
+        {
+            RoutingLog.ConfigurationWarning(logger, warning.Message);
+        }
+
+        _reloadSubscription = options.OnChange(o => Reload(o, health));
+    }
+
+    public RoutingTopology Topology => _topology;
+
+    public RoutingPool WritePool => PickWritePool(_topology);
+
+    /// <summary>Applies new options; invalid ones are rejected with an error log and the previous snapshot stays.</summary>
+    public bool Reload(RoutingOptions options, PoolHealthRegistry health)
+    {
+        try
+        {
+            var topology = RoutingTopology.Build(options, health);
+            _topology = topology;
+            RoutingLog.Reloaded(_logger, topology.Pools.Length, topology.CategoryOverrides.Count + topology.ScenarioOverrides.Count);
+            return true;
+        }
+        catch (RoutingConfigurationException ex)
+        {
+            RoutingLog.ReloadRejected(_logger, ex.Message);
+            return false;
+        }
+    }
+
+    public RouteDecision Decide(in RouteRequest request) => Decide(request, RoutingScope.Current);
+
+    public RouteDecision Decide(in RouteRequest request, RoutingScope? scope, RoutingPool? exclude = null)
+    {
+        var decision = DecideCore(request, scope, exclude);
+        RoutingMetrics.Record(decision);
+        if (_logger.IsEnabled(LogLevel.Debug))
+        {
+            RoutingLog.Decision(_logger, decision.Pool.DisplayName, decision.Reason, decision.Route, decision.Category, decision.Scenario);
+        }
+
+        foreach (var observer in _observers)
+        {
+            observer.OnDecision(decision);
+        }
+
+        return decision;
+    }
+
+    private RouteDecision DecideCore(in RouteRequest request, RoutingScope? scope, RoutingPool? exclude)
+    {
+        var topology = _topology;
+        var requested = scope?.RequestedRoute ?? RouteKind.Default;
+        var route = scope?.Route ?? RouteKind.Default;
+        var category = scope?.Category ?? RoutingCategory.Other;
+        var scenario = scope?.Scenario;
+
+        RouteDecision Primary(RouteDecisionReason reason, RouteKind effective) =>
+            new(PickWritePool(topology), reason, effective, requested, category, scenario);
+
+        // Rows 1-2: writes and anything inside a transaction go to the primary, whatever the route.
+        if (request.IsWrite)
+        {
+            return Primary(RouteDecisionReason.WriteCommand, route);
+        }
+
+        if (request.InTransaction)
+        {
+            return Primary(RouteDecisionReason.InsideTransaction, route);
+        }
+
+        // Runtime overrides only tighten the route; a pinned pool replaces the weighted spread.
+        RoutingPool? pinned = null;
+        var overridden = false;
+        if (topology.HasOverrides && FindOverride(topology, scenario, category) is { } ov)
+        {
+            if (ov.Route is RouteKind overrideRoute && RouteStrictness.Of(overrideRoute) > RouteStrictness.Of(route))
+            {
+                route = overrideRoute;
+                overridden = true;
+            }
+
+            pinned = ov.Pool;
+        }
+
+        if (route == RouteKind.MasterOnly)
+        {
+            var reason = overridden ? RouteDecisionReason.OverriddenByConfiguration
+                : scope is { IsOverridden: true } ? RouteDecisionReason.StricterOuterScope
+                : RouteDecisionReason.MasterOnlyScope;
+            return Primary(reason, route);
+        }
+
+        if (request.UserOpenedConnection)
+        {
+            return Primary(RouteDecisionReason.UserOpenedConnection, route);
+        }
+
+        if (route == RouteKind.Default)
+        {
+            // ADO.NET cannot tell reads from writes: only an explicit replica route may leave the primary.
+            if (request.ExplicitRouteRequired)
+            {
+                return Primary(RouteDecisionReason.ConnectionNotExplicitlyRouted, route);
+            }
+
+            if (topology.DefaultRoute == DefaultRoute.Master)
+            {
+                return Primary(RouteDecisionReason.DefaultRouteMaster, route);
+            }
+        }
+
+        if (pinned is not null && pinned != exclude && pinned.Health.IsAvailable && (route != RouteKind.ReadReplica || pinned.Role != PoolRole.AsyncReplica))
+        {
+            return new(pinned, RouteDecisionReason.OverriddenByConfiguration, route, requested, category, scenario);
+        }
+
+        var fallbackReason = RouteDecisionReason.ReadOutsideTransaction;
+        if (route == RouteKind.AsyncReplica)
+        {
+            var asyncPool = PickAsync(topology.AsyncPools, scope?.MaxLagMilliseconds, exclude, out var lagging);
+            if (asyncPool is not null)
+            {
+                return new(asyncPool, RouteDecisionReason.AsyncReplicaRequested, route, requested, category, scenario);
+            }
+
+            fallbackReason = lagging ? RouteDecisionReason.LagAboveLimit : RouteDecisionReason.AsyncReplicasUnavailable;
+        }
+        else if (overridden)
+        {
+            fallbackReason = RouteDecisionReason.OverriddenByConfiguration;
+        }
+        else if (scope is { IsOverridden: true })
+        {
+            fallbackReason = RouteDecisionReason.StricterOuterScope;
+        }
+
+        foreach (var group in topology.ReadGroups)
+        {
+            var pool = PickWeighted(group, exclude);
+            if (pool is not null)
+            {
+                return new(pool, fallbackReason, route, requested, category, scenario);
+            }
+        }
+
+        return Primary(RouteDecisionReason.ReplicasUnavailable, route);
+    }
+
+    private static ResolvedOverride? FindOverride(RoutingTopology topology, string? scenario, RoutingCategory category)
+    {
+        if (scenario is not null && topology.ScenarioOverrides.TryGetValue(scenario, out var byScenario))
+        {
+            return byScenario;
+        }
+
+        return topology.CategoryOverrides.TryGetValue(category, out var byCategory) ? byCategory : null;
+    }
+
+    private static RoutingPool PickWritePool(RoutingTopology topology)
+    {
+        // Highest priority healthy primary; with none healthy, the first one anyway: a write has nowhere else to go
+        // and the server's own error is the clearest answer.
+        foreach (var pool in topology.WritePools)
+        {
+            if (pool.Health.IsAvailable)
+            {
+                return pool;
+            }
+        }
+
+        return topology.WritePools[0];
+    }
+
+    private RoutingPool? PickAsync(RoutingPool[] pools, int? maxLagMilliseconds, RoutingPool? exclude, out bool lagging)
+    {
+        lagging = false;
+        double total = 0;
+        foreach (var pool in pools)
+        {
+            if (IsUsableAsync(pool, maxLagMilliseconds, exclude, ref lagging))
+            {
+                total += pool.UsageRatio;
+            }
+        }
+
+        if (total <= 0)
+        {
+            return null;
+        }
+
+        var target = _random.NextDouble() * total;
+        RoutingPool? last = null;
+        var ignored = false;
+        foreach (var pool in pools)
+        {
+            if (!IsUsableAsync(pool, maxLagMilliseconds, exclude, ref ignored))
+            {
+                continue;
+            }
+
+            last = pool;
+            target -= pool.UsageRatio;
+            if (target < 0)
+            {
+                return pool;
+            }
+        }
+
+        return last;
+    }
+
+    private static bool IsUsableAsync(RoutingPool pool, int? maxLagMilliseconds, RoutingPool? exclude, ref bool lagging)
+    {
+        if (pool == exclude || !pool.Health.IsAvailable)
+        {
+            return false;
+        }
+
+        if (maxLagMilliseconds is int limit)
+        {
+            var lag = pool.Health.LagMilliseconds;
+            // Unknown lag (NaN) never satisfies a limit.
+            if (!(lag <= limit))
+            {
+                lagging = true;
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private RoutingPool? PickWeighted(RoutingPool[] group, RoutingPool? exclude)
+    {
+        if (group.Length == 1)
+        {
+            var only = group[0];
+            return only != exclude && only.Health.IsAvailable ? only : null;
+        }
+
+        double total = 0;
+        foreach (var pool in group)
+        {
+            if (pool != exclude && pool.Health.IsAvailable)
+            {
+                total += pool.UsageRatio;
+            }
+        }
+
+        if (total <= 0)
+        {
+            return null;
+        }
+
+        // An unavailable pool's share is spread over the remaining ones of its group (vendor section 2.3),
+        // not dumped on the primary.
+        var target = _random.NextDouble() * total;
+        RoutingPool? last = null;
+        foreach (var pool in group)
+        {
+            if (pool == exclude || !pool.Health.IsAvailable)
+            {
+                continue;
+            }
+
+            last = pool;
+            target -= pool.UsageRatio;
+            if (target < 0)
+            {
+                return pool;
+            }
+        }
+
+        return last;
+    }
+
+    public void Dispose() => _reloadSubscription?.Dispose();
+}
