@@ -40,6 +40,7 @@ public static class QueryRoutingServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RoutingOptions>, RoutingOptionsValidator>());
         services.TryAddSingleton<PoolHealthRegistry>();
         services.TryAddSingleton<QueryRouter>();
+        services.TryAddSingleton(sp => new RoutingDataSource(sp.GetRequiredService<QueryRouter>()));
         services.AddLogging();
         return new QueryRoutingBuilder(services);
     }

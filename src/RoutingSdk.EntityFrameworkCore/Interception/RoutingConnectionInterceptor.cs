@@ -1,0 +1,30 @@
+using System.Data.Common;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+
+namespace RoutingSdk.EntityFrameworkCore.Interception;
+
+/// <summary>Chooses each connection's node while it is closed (EF Core opens it before it creates a query's command).</summary>
+internal sealed class RoutingConnectionInterceptor(EfRoutingCore core) : DbConnectionInterceptor
+{
+    public override InterceptionResult ConnectionOpening(DbConnection connection, ConnectionEventData eventData, InterceptionResult result)
+    {
+        core.OnOpening(connection, eventData.Context);
+        return result;
+    }
+
+    public override ValueTask<InterceptionResult> ConnectionOpeningAsync(
+        DbConnection connection, ConnectionEventData eventData, InterceptionResult result, CancellationToken cancellationToken = default)
+    {
+        core.OnOpening(connection, eventData.Context);
+        return ValueTask.FromResult(result);
+    }
+
+    public override void ConnectionClosed(DbConnection connection, ConnectionEndEventData eventData) =>
+        EfRoutingCore.OnClosed(connection, eventData.Context);
+
+    public override Task ConnectionClosedAsync(DbConnection connection, ConnectionEndEventData eventData)
+    {
+        EfRoutingCore.OnClosed(connection, eventData.Context);
+        return Task.CompletedTask;
+    }
+}

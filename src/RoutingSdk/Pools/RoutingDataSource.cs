@@ -1,0 +1,108 @@
+using System.Collections.Concurrent;
+using System.Data.Common;
+using Npgsql;
+using RoutingSdk.Pools;
+using RoutingSdk.Routing;
+
+namespace RoutingSdk;
+
+/// <summary>
+/// A <see cref="DbDataSource"/> for Dapper and plain ADO.NET code whose connections follow the current
+/// <see cref="RoutingScope"/>: a replica only where the scope explicitly says <see cref="RouteKind.ReadReplica"/> or
+/// <see cref="RouteKind.AsyncReplica"/> (ADO.NET cannot know whether the caller will write), the primary otherwise
+/// and inside a <c>TransactionScope</c>. The node is chosen when the connection is created.
+/// </summary>
+/// <remarks>Resolve it from DI after <c>AddQueryRouting</c>. Each pool gets its own <see cref="NpgsqlDataSource"/>.</remarks>
+public sealed class RoutingDataSource : DbDataSource
+{
+    private readonly QueryRouter _router;
+    private readonly ConcurrentDictionary<string, NpgsqlDataSource> _dataSources = new(StringComparer.Ordinal);
+
+    internal RoutingDataSource(QueryRouter router) => _router = router;
+
+    /// <summary>The primary's connection string (without a password); the actual node is chosen per connection.</summary>
+    public override string ConnectionString
+    {
+        get
+        {
+            var csb = new NpgsqlConnectionStringBuilder(_router.WritePool.ConnectionString) { Password = null };
+            return csb.ConnectionString;
+        }
+    }
+
+    /// <summary>Creates a closed connection to the node the current scope allows.</summary>
+    public new NpgsqlConnection CreateConnection() => (NpgsqlConnection)CreateDbConnection();
+
+    /// <summary>Creates and opens a connection to the node the current scope allows.</summary>
+    public new NpgsqlConnection OpenConnection()
+    {
+        var connection = CreateConnection();
+        try
+        {
+            connection.Open();
+            return connection;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Creates and opens a connection to the node the current scope allows.</summary>
+    public new async ValueTask<NpgsqlConnection> OpenConnectionAsync(CancellationToken cancellationToken = default)
+    {
+        var connection = CreateConnection();
+        try
+        {
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Routes like <see cref="CreateConnection()"/> and returns the decision too.</summary>
+    public NpgsqlConnection CreateConnection(out RouteDecision decision)
+    {
+        decision = Decide();
+        return DataSourceFor(decision.Pool).CreateConnection();
+    }
+
+    /// <inheritdoc />
+    protected override DbConnection CreateDbConnection() => CreateConnection(out _);
+
+    private RouteDecision Decide() =>
+        _router.Decide(new RouteRequest(false, System.Transactions.Transaction.Current is not null, ExplicitRouteRequired: true));
+
+    private NpgsqlDataSource DataSourceFor(RoutingPool pool) =>
+        _dataSources.GetOrAdd(pool.ConnectionString, static cs => NpgsqlDataSource.Create(cs));
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            foreach (var ds in _dataSources.Values)
+            {
+                ds.Dispose();
+            }
+        }
+
+        base.Dispose(disposing);
+    }
+
+    /// <inheritdoc />
+    protected override async ValueTask DisposeAsyncCore()
+    {
+        foreach (var ds in _dataSources.Values)
+        {
+            await ds.DisposeAsync().ConfigureAwait(false);
+        }
+
+        await base.DisposeAsyncCore().ConfigureAwait(false);
+    }
+}

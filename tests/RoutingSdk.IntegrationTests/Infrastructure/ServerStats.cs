@@ -1,0 +1,28 @@
+using Npgsql;
+using RoutingSdk.Testing;
+
+namespace RoutingSdk.IntegrationTests.Infrastructure;
+
+/// <summary>Reads pg_stat_statements on every node: what the servers themselves executed.</summary>
+public static class ServerStats
+{
+    /// <summary>Sum of calls per node of statements whose text matches <paramref name="likePattern"/> (our own stats queries excluded).</summary>
+    public static async Task<Dictionary<string, long>> CallsAsync(LocalPgCluster cluster, string likePattern)
+    {
+        var result = new Dictionary<string, long>();
+        foreach (var node in LocalPgCluster.Nodes)
+        {
+            await using var conn = new NpgsqlConnection(cluster.GetConnectionString(node) + ";Pooling=false");
+            await conn.OpenAsync();
+            await using var cmd = new NpgsqlCommand(
+                "SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements WHERE query ILIKE @p AND query NOT ILIKE '%pg_stat_statements%'", conn);
+            cmd.Parameters.AddWithValue("p", likePattern);
+            result[node] = (long)(await cmd.ExecuteScalarAsync())!;
+        }
+
+        return result;
+    }
+
+    public static Dictionary<string, long> Delta(Dictionary<string, long> before, Dictionary<string, long> after) =>
+        after.ToDictionary(kv => kv.Key, kv => kv.Value - before.GetValueOrDefault(kv.Key));
+}
