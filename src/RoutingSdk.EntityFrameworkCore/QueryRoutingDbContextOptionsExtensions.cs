@@ -2,7 +2,9 @@ using System.Runtime.CompilerServices;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using RoutingSdk;
+using RoutingSdk.Consistency;
 using RoutingSdk.EntityFrameworkCore.Interception;
 using RoutingSdk.Routing;
 
@@ -11,12 +13,12 @@ namespace Microsoft.EntityFrameworkCore;
 /// <summary>Entry point of RoutingSdk for EF Core.</summary>
 public static class QueryRoutingDbContextOptionsExtensions
 {
-    private static readonly ConditionalWeakTable<QueryRouter, IInterceptor[]> Interceptors = new();
+    private static readonly ConditionalWeakTable<QueryRouter, Binding> Bindings = new();
 
     /// <summary>
     /// Routes every operation of this context: writes and transactions to the primary, reads outside transactions
-    /// per the current route. Call it after <c>UseNpgsql(&lt;primary connection string&gt;)</c>; works with
-    /// <c>AddDbContext</c>, <c>AddDbContextPool</c> and <c>AddPooledDbContextFactory</c>.
+    /// per the current route, cancelled replica reads retried. Call it after <c>UseNpgsql(&lt;primary connection string&gt;)</c>;
+    /// works with <c>AddDbContext</c>, <c>AddDbContextPool</c> and <c>AddPooledDbContextFactory</c>.
     /// </summary>
     /// <param name="optionsBuilder">The context's options.</param>
     /// <param name="serviceProvider">The application's service provider, where <c>AddQueryRouting</c> registered the router.</param>
@@ -29,21 +31,22 @@ public static class QueryRoutingDbContextOptionsExtensions
             ?? throw new InvalidOperationException(
                 "UseQueryRouting needs RoutingSdk's services: call services.AddQueryRouting(...) when you configure the service collection.");
 
-        var interceptors = Interceptors.GetValue(router, static r =>
+        var binding = Bindings.GetValue(router, r =>
         {
-            var core = new EfRoutingCore(r);
-            return
-            [
-                new RoutingConnectionInterceptor(core), new RoutingCommandInterceptor(),
-                new RoutingSaveChangesInterceptor(), new RoutingTransactionInterceptor(),
-            ];
+            var core = new EfRoutingCore(
+                r,
+                serviceProvider.GetRequiredService<CausalReadGate>(),
+                serviceProvider.GetServices<IRouteDecisionObserver>(),
+                serviceProvider.GetRequiredService<ILoggerFactory>().CreateLogger("RoutingSdk.EntityFrameworkCore"));
+            return new Binding(
+                new QueryRoutingOptionsExtension(core),
+                [new RoutingConnectionInterceptor(core), new RoutingCommandInterceptor(core), new RoutingSaveChangesInterceptor(core), new RoutingTransactionInterceptor(core)]);
         });
 
-        var extension = optionsBuilder.Options.FindExtension<QueryRoutingOptionsExtension>() ?? new QueryRoutingOptionsExtension();
-        ((IDbContextOptionsBuilderInfrastructure)optionsBuilder).AddOrUpdateExtension(extension);
-        if (!optionsBuilder.Options.Extensions.OfType<CoreOptionsExtension>().Any(e => e.Interceptors?.Contains(interceptors[0]) == true))
+        ((IDbContextOptionsBuilderInfrastructure)optionsBuilder).AddOrUpdateExtension(binding.Extension);
+        if (!optionsBuilder.Options.Extensions.OfType<CoreOptionsExtension>().Any(e => e.Interceptors?.Contains(binding.Interceptors[0]) == true))
         {
-            optionsBuilder.AddInterceptors(interceptors);
+            optionsBuilder.AddInterceptors(binding.Interceptors);
         }
 
         return optionsBuilder;
@@ -53,4 +56,6 @@ public static class QueryRoutingDbContextOptionsExtensions
     public static DbContextOptionsBuilder<TContext> UseQueryRouting<TContext>(this DbContextOptionsBuilder<TContext> optionsBuilder, IServiceProvider serviceProvider)
         where TContext : DbContext =>
         (DbContextOptionsBuilder<TContext>)UseQueryRouting((DbContextOptionsBuilder)optionsBuilder, serviceProvider);
+
+    private sealed record Binding(QueryRoutingOptionsExtension Extension, IInterceptor[] Interceptors);
 }

@@ -1,41 +1,61 @@
+using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Npgsql.EntityFrameworkCore.PostgreSQL.Storage.Internal;
+using RoutingSdk.EntityFrameworkCore.Retry;
 
 namespace RoutingSdk.EntityFrameworkCore.Interception;
 
-/// <summary>Installs the per-context routing state into EF Core's internal service provider.</summary>
-internal sealed class QueryRoutingOptionsExtension : IDbContextOptionsExtension
+/// <summary>
+/// Carries the routing core of one application into a context's options, and installs the per-context routing
+/// state and the read-retry execution strategy into EF Core's internal service provider.
+/// </summary>
+internal sealed class QueryRoutingOptionsExtension(EfRoutingCore core) : IDbContextOptionsExtension
 {
     private ExtensionInfo? _info;
+
+    public EfRoutingCore Core { get; } = core;
 
     public DbContextOptionsExtensionInfo Info => _info ??= new ExtensionInfo(this);
 
     public void ApplyServices(IServiceCollection services)
     {
-        // Registered whichever runs first, this or the provider's TryAdd of EF Core's own detector.
+        // Registered whichever runs first, this or the provider's TryAdd of EF Core's own services.
         services.RemoveAll<IConcurrencyDetector>();
         services.AddScoped<RoutingContextState>();
         services.AddScoped<IConcurrencyDetector>(sp => sp.GetRequiredService<RoutingContextState>());
         services.AddScoped<IResettableService>(sp => sp.GetRequiredService<RoutingContextState>());
+
+#pragma warning disable EF1001 // The provider's factory is wrapped, so a user's EnableRetryOnFailure still applies around read retry.
+        services.RemoveAll<IExecutionStrategyFactory>();
+        services.AddScoped<IExecutionStrategyFactory>(sp => new RoutingExecutionStrategyFactory(
+            sp.GetRequiredService<ExecutionStrategyDependencies>(), static d => new NpgsqlExecutionStrategyFactory(d)));
+#pragma warning restore EF1001
     }
 
     public void Validate(IDbContextOptions options)
     {
-        var core = options.FindExtension<CoreOptionsExtension>();
-        if (core is { ThreadSafetyChecksEnabled: false })
+        var coreOptions = options.FindExtension<CoreOptionsExtension>();
+        if (coreOptions is { ThreadSafetyChecksEnabled: false })
         {
             throw new InvalidOperationException(
                 "UseQueryRouting cannot be combined with EnableThreadSafetyChecks(false): RoutingSdk relies on EF Core's operation tracking to tell "
                 + "queries (routed) from connections you open yourself (kept on the primary). Remove EnableThreadSafetyChecks(false).");
         }
 
-        if (core?.InternalServiceProvider is not null)
+        if (coreOptions?.InternalServiceProvider is not null)
         {
             throw new InvalidOperationException(
-                "UseQueryRouting cannot be combined with UseInternalServiceProvider: RoutingSdk installs a per-context service into EF Core's internal provider. Remove UseInternalServiceProvider.");
+                "UseQueryRouting cannot be combined with UseInternalServiceProvider: RoutingSdk installs per-context services into EF Core's internal provider. Remove UseInternalServiceProvider.");
         }
     }
+
+    /// <summary>The routing core bound to a context.</summary>
+    public static EfRoutingCore For(DbContext context) =>
+        context.GetService<IDbContextOptions>().FindExtension<QueryRoutingOptionsExtension>()?.Core
+        ?? throw new RoutingException($"{context.GetType().Name} was not configured with UseQueryRouting.");
 
     private sealed class ExtensionInfo(IDbContextOptionsExtension extension) : DbContextOptionsExtensionInfo(extension)
     {
@@ -43,6 +63,7 @@ internal sealed class QueryRoutingOptionsExtension : IDbContextOptionsExtension
 
         public override string LogFragment => "UsingQueryRouting ";
 
+        // The internal provider holds no per-application state (the core is read from each context's options), so one is shared.
         public override int GetServiceProviderHashCode() => 0;
 
         public override bool ShouldUseSameServiceProvider(DbContextOptionsExtensionInfo other) => other is ExtensionInfo;

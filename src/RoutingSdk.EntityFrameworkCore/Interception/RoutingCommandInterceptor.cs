@@ -4,16 +4,17 @@ using Microsoft.EntityFrameworkCore.Diagnostics;
 namespace RoutingSdk.EntityFrameworkCore.Interception;
 
 /// <summary>
-/// Marks writes before their connection opens (EF Core creates non-query commands first) and refuses a write on a
-/// connection that is open on a replica.
+/// Marks writes before their connection opens (EF Core creates non-query commands first), refuses a write on a
+/// connection that is open on a replica, applies the opt-in commit timeout to autocommit writes, and reports a
+/// commit the synchronous replicas did not confirm.
 /// </summary>
-internal sealed class RoutingCommandInterceptor : DbCommandInterceptor
+internal sealed class RoutingCommandInterceptor(EfRoutingCore core) : DbCommandInterceptor
 {
     public override InterceptionResult<DbCommand> CommandCreating(CommandCorrelatedEventData eventData, InterceptionResult<DbCommand> result)
     {
         if (EfRoutingCore.IsWrite(eventData.CommandSource) && eventData.Context is { } context)
         {
-            EfRoutingCore.State(context).PendingWrite = true;
+            EfRoutingCore.MarkWrite(context);
         }
 
         return result;
@@ -21,35 +22,60 @@ internal sealed class RoutingCommandInterceptor : DbCommandInterceptor
 
     public override InterceptionResult<int> NonQueryExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<int> result)
     {
-        CheckWrite(eventData);
+        BeforeExecute(command, eventData);
         return result;
     }
 
     public override ValueTask<InterceptionResult<int>> NonQueryExecutingAsync(
         DbCommand command, CommandEventData eventData, InterceptionResult<int> result, CancellationToken cancellationToken = default)
     {
-        CheckWrite(eventData);
+        BeforeExecute(command, eventData);
         return ValueTask.FromResult(result);
     }
 
     public override InterceptionResult<DbDataReader> ReaderExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<DbDataReader> result)
     {
-        CheckWrite(eventData);
+        BeforeExecute(command, eventData);
         return result;
     }
 
     public override ValueTask<InterceptionResult<DbDataReader>> ReaderExecutingAsync(
         DbCommand command, CommandEventData eventData, InterceptionResult<DbDataReader> result, CancellationToken cancellationToken = default)
     {
-        CheckWrite(eventData);
+        BeforeExecute(command, eventData);
         return ValueTask.FromResult(result);
     }
 
-    private static void CheckWrite(CommandEventData eventData)
+    public override int NonQueryExecuted(DbCommand command, CommandExecutedEventData eventData, int result)
     {
-        if (EfRoutingCore.IsWrite(eventData.CommandSource))
+        core.ReportUnconfirmedCommit(eventData.Context, deferInsideSaveChanges: true);
+        return result;
+    }
+
+    public override ValueTask<int> NonQueryExecutedAsync(DbCommand command, CommandExecutedEventData eventData, int result, CancellationToken cancellationToken = default)
+    {
+        core.ReportUnconfirmedCommit(eventData.Context, deferInsideSaveChanges: true);
+        return ValueTask.FromResult(result);
+    }
+
+    private void BeforeExecute(DbCommand command, CommandEventData eventData)
+    {
+        if (!EfRoutingCore.IsWrite(eventData.CommandSource))
         {
-            EfRoutingCore.EnsureNotOnReplica(eventData.Context, $"A {eventData.CommandSource} command");
+            return;
+        }
+
+        EfRoutingCore.EnsureNotOnReplica(eventData.Context, $"A {eventData.CommandSource} command");
+
+        // Outside an explicit transaction the statement commits itself: the opt-in commit timeout bounds its wait
+        // for the synchronous replicas (PostgreSQL then returns with the "canceling wait" notice, committed locally).
+        if (command.Transaction is null && core.Router.Topology.Options.Consistency.CommitTimeout is { } timeout)
+        {
+            var seconds = Math.Max(1, (int)Math.Ceiling(timeout.TotalSeconds));
+            if (command.CommandTimeout == 0 || command.CommandTimeout > seconds)
+            {
+                command.CommandTimeout = seconds;
+            }
         }
     }
 }

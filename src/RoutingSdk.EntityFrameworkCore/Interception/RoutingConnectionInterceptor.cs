@@ -12,11 +12,11 @@ internal sealed class RoutingConnectionInterceptor(EfRoutingCore core) : DbConne
         return result;
     }
 
-    public override ValueTask<InterceptionResult> ConnectionOpeningAsync(
+    public override async ValueTask<InterceptionResult> ConnectionOpeningAsync(
         DbConnection connection, ConnectionEventData eventData, InterceptionResult result, CancellationToken cancellationToken = default)
     {
-        core.OnOpening(connection, eventData.Context);
-        return ValueTask.FromResult(result);
+        await core.OnOpeningAsync(connection, eventData.Context, cancellationToken).ConfigureAwait(false);
+        return result;
     }
 
     public override void ConnectionClosed(DbConnection connection, ConnectionEndEventData eventData) =>

@@ -27,6 +27,33 @@ internal sealed class RoutingContextState : ConcurrencyDetector, IResettableServ
     /// <summary>The connection string the context's connection had before routing changed it (restored on close).</summary>
     public string? HomeConnectionString { get; set; }
 
+    /// <summary>The pool of the last routed open that served a read on a replica in the current attempt.</summary>
+    public RoutingPool? LastReadPool { get; set; }
+
+    /// <summary>The current execution-strategy attempt wrote or used a transaction: it must never be retried.</summary>
+    public bool WroteInAttempt { get; set; }
+
+    /// <summary>0 on a first try; the retry number while the execution strategy retries a cancelled read.</summary>
+    public int RetryAttempt { get; set; }
+
+    /// <summary>The pool a retried read must avoid.</summary>
+    public RoutingPool? ExcludePool { get; set; }
+
+    /// <summary>Nesting depth of RoutingSdk's execution strategy (only the outermost one retries).</summary>
+    public int StrategyDepth { get; set; }
+
+    /// <summary>Inside SaveChanges (between SavingChanges and SavedChanges/SaveChangesFailed).</summary>
+    public bool InSaveChanges { get; set; }
+
+    /// <summary>PostgreSQL's notice that a commit's wait for synchronous replication was cancelled, not yet reported.</summary>
+    public string? UnconfirmedCommitNotice { get; set; }
+
+    /// <summary>The scope in force when the connection opened (for marking the operation).</summary>
+    public RoutingScope? OpenScope { get; set; }
+
+    /// <summary>Handler subscribed to the primary connection's notices while it is open.</summary>
+    public Npgsql.NoticeEventHandler? NoticeHandler { get; set; }
+
     public override ConcurrencyDetectorCriticalSectionDisposer EnterCriticalSection()
     {
         var disposer = base.EnterCriticalSection();
@@ -45,6 +72,14 @@ internal sealed class RoutingContextState : ConcurrencyDetector, IResettableServ
     {
         PendingWrite = false;
         OpenPool = null;
+        LastReadPool = null;
+        WroteInAttempt = false;
+        RetryAttempt = 0;
+        ExcludePool = null;
+        StrategyDepth = 0;
+        InSaveChanges = false;
+        UnconfirmedCommitNotice = null;
+        OpenScope = null;
     }
 
     public Task ResetStateAsync(CancellationToken cancellationToken = default)

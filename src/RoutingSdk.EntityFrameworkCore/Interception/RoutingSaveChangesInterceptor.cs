@@ -3,27 +3,66 @@ using Microsoft.EntityFrameworkCore.Diagnostics;
 namespace RoutingSdk.EntityFrameworkCore.Interception;
 
 /// <summary>SaveChanges is announced before it opens its connection: mark the write so the open goes to the primary.</summary>
-internal sealed class RoutingSaveChangesInterceptor : SaveChangesInterceptor
+internal sealed class RoutingSaveChangesInterceptor(EfRoutingCore core) : SaveChangesInterceptor
 {
     public override InterceptionResult<int> SavingChanges(DbContextEventData eventData, InterceptionResult<int> result)
     {
-        MarkWrite(eventData);
+        Begin(eventData);
         return result;
     }
 
     public override ValueTask<InterceptionResult<int>> SavingChangesAsync(
         DbContextEventData eventData, InterceptionResult<int> result, CancellationToken cancellationToken = default)
     {
-        MarkWrite(eventData);
+        Begin(eventData);
         return ValueTask.FromResult(result);
     }
 
-    private static void MarkWrite(DbContextEventData eventData)
+    public override int SavedChanges(SaveChangesCompletedEventData eventData, int result)
+    {
+        End(eventData);
+        return result;
+    }
+
+    public override ValueTask<int> SavedChangesAsync(SaveChangesCompletedEventData eventData, int result, CancellationToken cancellationToken = default)
+    {
+        End(eventData);
+        return ValueTask.FromResult(result);
+    }
+
+    public override void SaveChangesFailed(DbContextErrorEventData eventData) => Failed(eventData);
+
+    public override Task SaveChangesFailedAsync(DbContextErrorEventData eventData, CancellationToken cancellationToken = default)
+    {
+        Failed(eventData);
+        return Task.CompletedTask;
+    }
+
+    private static void Begin(DbContextEventData eventData)
     {
         if (eventData.Context is { } context)
         {
             EfRoutingCore.EnsureNotOnReplica(context, "SaveChanges");
-            EfRoutingCore.State(context).PendingWrite = true;
+            EfRoutingCore.MarkWrite(context);
+            EfRoutingCore.State(context).InSaveChanges = true;
+        }
+    }
+
+    private void End(DbContextEventData eventData)
+    {
+        if (eventData.Context is { } context)
+        {
+            // Changes are saved and accepted: now an unconfirmed commit may be reported without inviting a repeat.
+            EfRoutingCore.State(context).InSaveChanges = false;
+            core.ReportUnconfirmedCommit(context, deferInsideSaveChanges: false);
+        }
+    }
+
+    private static void Failed(DbContextEventData eventData)
+    {
+        if (eventData.Context is { } context)
+        {
+            EfRoutingCore.State(context).InSaveChanges = false;
         }
     }
 }

@@ -1,10 +1,14 @@
 using System.Data.Common;
 using Microsoft.EntityFrameworkCore.Diagnostics;
+using Npgsql;
 
 namespace RoutingSdk.EntityFrameworkCore.Interception;
 
-/// <summary>A transaction never starts on a replica connection (BeginTransaction opens the connection before this fires).</summary>
-internal sealed class RoutingTransactionInterceptor : DbTransactionInterceptor
+/// <summary>
+/// A transaction never starts on a replica connection (BeginTransaction opens the connection before this fires);
+/// a commit waits for the synchronous replicas at most the opt-in commit timeout; an unconfirmed commit is reported.
+/// </summary>
+internal sealed class RoutingTransactionInterceptor(EfRoutingCore core) : DbTransactionInterceptor
 {
     public override InterceptionResult<DbTransaction> TransactionStarting(DbConnection connection, TransactionStartingEventData eventData, InterceptionResult<DbTransaction> result)
     {
@@ -30,5 +34,59 @@ internal sealed class RoutingTransactionInterceptor : DbTransactionInterceptor
     {
         EfRoutingCore.EnsureNotOnReplica(eventData.Context, "UseTransaction");
         return ValueTask.FromResult(result);
+    }
+
+    public override InterceptionResult TransactionCommitting(DbTransaction transaction, TransactionEventData eventData, InterceptionResult result)
+    {
+        if (core.Router.Topology.Options.Consistency.CommitTimeout is not { } timeout || transaction is not NpgsqlTransaction npgsql)
+        {
+            return result;
+        }
+
+        CommitWithTimeoutAsync(npgsql, timeout, CancellationToken.None).GetAwaiter().GetResult();
+        core.ReportUnconfirmedCommit(eventData.Context, deferInsideSaveChanges: true);
+        return InterceptionResult.Suppress();
+    }
+
+    public override async ValueTask<InterceptionResult> TransactionCommittingAsync(
+        DbTransaction transaction, TransactionEventData eventData, InterceptionResult result, CancellationToken cancellationToken = default)
+    {
+        if (core.Router.Topology.Options.Consistency.CommitTimeout is not { } timeout || transaction is not NpgsqlTransaction npgsql)
+        {
+            return result;
+        }
+
+        await CommitWithTimeoutAsync(npgsql, timeout, cancellationToken).ConfigureAwait(false);
+        core.ReportUnconfirmedCommit(eventData.Context, deferInsideSaveChanges: true);
+        return InterceptionResult.Suppress();
+    }
+
+    public override void TransactionCommitted(DbTransaction transaction, TransactionEndEventData eventData) =>
+        core.ReportUnconfirmedCommit(eventData.Context, deferInsideSaveChanges: true);
+
+    public override Task TransactionCommittedAsync(DbTransaction transaction, TransactionEndEventData eventData, CancellationToken cancellationToken = default)
+    {
+        core.ReportUnconfirmedCommit(eventData.Context, deferInsideSaveChanges: true);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Cancelling a COMMIT that waits for synchronous replication does not undo it: PostgreSQL returns success with
+    /// the "canceling wait for synchronous replication" notice, which turns the endless wait into a clear outcome.
+    /// </summary>
+    private static async Task CommitWithTimeoutAsync(NpgsqlTransaction transaction, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cts.CancelAfter(timeout);
+        try
+        {
+            await transaction.CommitAsync(cts.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new RoutingException(
+                $"The commit did not finish within Consistency.CommitTimeout ({timeout}) and PostgreSQL did not confirm it; its outcome is unknown. " +
+                "Check the primary before repeating the write.");
+        }
     }
 }

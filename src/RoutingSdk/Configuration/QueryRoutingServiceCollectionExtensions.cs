@@ -40,7 +40,11 @@ public static class QueryRoutingServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RoutingOptions>, RoutingOptionsValidator>());
         services.TryAddSingleton<PoolHealthRegistry>();
         services.TryAddSingleton<QueryRouter>();
-        services.TryAddSingleton(sp => new RoutingDataSource(sp.GetRequiredService<QueryRouter>()));
+        services.TryAddSingleton<RoutingSdk.Consistency.CausalReadGate>();
+        services.TryAddSingleton(sp => new RoutingDataSource(sp.GetRequiredService<QueryRouter>(), sp.GetRequiredService<RoutingSdk.Consistency.CausalReadGate>()));
+        services.TryAddSingleton<RoutingSdk.Health.PoolHealthMonitor>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, RoutingSdk.Health.PoolHealthMonitor>(
+            sp => sp.GetRequiredService<RoutingSdk.Health.PoolHealthMonitor>()));
         services.AddLogging();
         return new QueryRoutingBuilder(services);
     }

@@ -21,6 +21,15 @@ public sealed class RoutingOptions
 
     /// <summary>Runtime overrides by category and scenario, reloaded live without restart.</summary>
     public RoutingOverrideOptions Overrides { get; set; } = new();
+
+    /// <summary>Retry of reads cancelled by a replica.</summary>
+    public ReadRetryOptions ReadRetry { get; set; } = new();
+
+    /// <summary>The background health monitor of the pools.</summary>
+    public HealthMonitorOptions Health { get; set; } = new();
+
+    /// <summary>Read-your-writes and the synchronous-commit trap.</summary>
+    public ConsistencyOptions Consistency { get; set; } = new();
 }
 
 /// <summary>Runtime overrides: e.g. all reports to the master, one print form to the master, interfaces off replicas.</summary>

@@ -102,7 +102,57 @@ internal sealed class RoutingOptionsValidator : IValidateOptions<RoutingOptions>
         }
 
         ValidateOverrides(options.Overrides, valid, errors);
+        ValidateBehaviour(options, errors);
         return errors;
+    }
+
+    private static void ValidateBehaviour(RoutingOptions options, List<string> errors)
+    {
+        if (options.ReadRetry is { MaxRetries: < 0 or > 10 } retry)
+        {
+            errors.Add($"ReadRetry.MaxRetries must be between 0 and 10 (was {retry.MaxRetries}); 2 retries reach another replica and then the primary.");
+        }
+
+        if (options.Health is { } health)
+        {
+            if (health.Interval <= TimeSpan.Zero)
+            {
+                errors.Add($"Health.Interval must be > 0 (was {health.Interval}).");
+            }
+
+            if (health.CheckTimeout <= TimeSpan.Zero)
+            {
+                errors.Add($"Health.CheckTimeout must be > 0 (was {health.CheckTimeout}).");
+            }
+
+            if (health.ReadmitAfterConsecutiveChecks < 1)
+            {
+                errors.Add($"Health.ReadmitAfterConsecutiveChecks must be >= 1 (was {health.ReadmitAfterConsecutiveChecks}).");
+            }
+
+            if (!Enum.IsDefined(health.VerifyTopologyAtStart))
+            {
+                errors.Add($"Health.VerifyTopologyAtStart must be Off, Warn or Fail (was {health.VerifyTopologyAtStart}).");
+            }
+        }
+
+        if (options.Consistency is { } consistency)
+        {
+            if (consistency.ReadYourWritesMaxWait < TimeSpan.Zero)
+            {
+                errors.Add($"Consistency.ReadYourWritesMaxWait must not be negative (was {consistency.ReadYourWritesMaxWait}).");
+            }
+
+            if (consistency.CommitTimeout is { } timeout && timeout <= TimeSpan.Zero)
+            {
+                errors.Add($"Consistency.CommitTimeout must be > 0 when set (was {timeout}); leave it unset to wait for the replicas as PostgreSQL does.");
+            }
+
+            if (!Enum.IsDefined(consistency.OnUnconfirmedCommit))
+            {
+                errors.Add($"Consistency.OnUnconfirmedCommit must be Throw or Report (was {consistency.OnUnconfirmedCommit}).");
+            }
+        }
     }
 
     private static void ValidateConnectionString(RoutingPoolOptions pool, string label, List<string> errors)

@@ -8,4 +8,9 @@ public interface IRouteDecisionObserver
 {
     /// <summary>Called after each decision.</summary>
     void OnDecision(in RouteDecision decision);
+
+    /// <summary>Called when a commit was not confirmed by the synchronous replicas (see <see cref="ConsistencyOptions.OnUnconfirmedCommit"/>).</summary>
+    void OnUnconfirmedCommit(in UnconfirmedCommit commit)
+    {
+    }
 }

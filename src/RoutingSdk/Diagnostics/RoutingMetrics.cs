@@ -19,6 +19,12 @@ internal static class RoutingMetrics
     public static readonly Counter<long> Fallbacks = Meter.CreateCounter<long>(
         "routing.fallbacks", unit: "{decision}", description: "Reads that could not use their preferred pools (lag, unhealthy replicas).");
 
+    public static readonly Counter<long> Evictions = Meter.CreateCounter<long>(
+        "routing.evictions", unit: "{eviction}", description: "Pools taken out of rotation (unreachable, wrong role, out of the synchronous quorum).");
+
+    public static readonly Counter<long> UnconfirmedCommits = Meter.CreateCounter<long>(
+        "routing.commits.unconfirmed", unit: "{commit}", description: "Commits the synchronous replicas did not confirm (PostgreSQL canceled the wait).");
+
     private static readonly string[] ReasonNames = Enum.GetNames<RouteDecisionReason>();
     private static readonly string[] RouteNames = Enum.GetNames<RouteKind>();
     private static readonly string[] CategoryNames = Enum.GetNames<RoutingCategory>();

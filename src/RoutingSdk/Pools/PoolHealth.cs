@@ -1,27 +1,95 @@
 namespace RoutingSdk.Pools;
 
 /// <summary>Mutable health facts of one pool, shared across configuration reloads (keyed by pool name).</summary>
-internal sealed class PoolHealth
+internal sealed class PoolHealth(PoolHealthRegistry registry)
 {
-    private volatile bool _available = true;
-    private long _lagBits = BitConverter.DoubleToInt64Bits(double.NaN);
+    /// <summary>Without a running monitor nobody readmits an evicted pool: it is tried again after this long.</summary>
+    internal static readonly TimeSpan UnmonitoredCooldown = TimeSpan.FromSeconds(5);
 
-    public bool IsAvailable => _available;
+    private volatile bool _available = true;
+    private long _evictedUntil;
+    private long _lagBits = BitConverter.DoubleToInt64Bits(double.NaN);
+    private int _consecutiveGood;
+
+    public bool IsAvailable => _available || (!registry.MonitorActive && Environment.TickCount64 >= Interlocked.Read(ref _evictedUntil));
 
     /// <summary>Replay lag in milliseconds; NaN while unknown.</summary>
     public double LagMilliseconds => BitConverter.Int64BitsToDouble(Interlocked.Read(ref _lagBits));
 
-    public void MarkUnavailable() => _available = false;
+    public long LagBytes { get; private set; }
 
-    public void MarkAvailable() => _available = true;
+    public string? Node { get; private set; }
+
+    public string? LastProblem { get; private set; }
+
+    public DateTimeOffset? LastCheck { get; private set; }
+
+    public bool RoleMismatch { get; private set; }
+
+    /// <summary>Takes the pool out of rotation now; the monitor readmits it after consecutive good checks.</summary>
+    public bool Evict(string reason)
+    {
+        var wasAvailable = _available;
+        _available = false;
+        Interlocked.Exchange(ref _evictedUntil, Environment.TickCount64 + (long)UnmonitoredCooldown.TotalMilliseconds);
+        Volatile.Write(ref _consecutiveGood, 0);
+        LastProblem = reason;
+        return wasAvailable;
+    }
+
+    public void MarkUnavailable() => Evict("marked unavailable");
+
+    public void MarkAvailable()
+    {
+        _available = true;
+        LastProblem = null;
+    }
 
     public void ReportLag(double milliseconds) => Interlocked.Exchange(ref _lagBits, BitConverter.DoubleToInt64Bits(milliseconds));
+
+    /// <summary>Records a good check; returns true when this readmitted the pool.</summary>
+    public bool RecordGoodCheck(int readmitAfter, string node, double lagMilliseconds, long lagBytes)
+    {
+        Node = node;
+        LagBytes = lagBytes;
+        ReportLag(lagMilliseconds);
+        LastCheck = DateTimeOffset.UtcNow;
+        RoleMismatch = false;
+        var good = Interlocked.Increment(ref _consecutiveGood);
+        if (!_available && good >= readmitAfter)
+        {
+            MarkAvailable();
+            return true;
+        }
+
+        if (_available)
+        {
+            LastProblem = null;
+        }
+
+        return false;
+    }
+
+    public bool RecordBadCheck(string problem, bool roleMismatch = false)
+    {
+        LastCheck = DateTimeOffset.UtcNow;
+        RoleMismatch = roleMismatch;
+        return Evict(problem);
+    }
 }
 
 /// <summary>Health of every pool by name; survives topology rebuilds.</summary>
 internal sealed class PoolHealthRegistry
 {
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, PoolHealth> _health = new(StringComparer.OrdinalIgnoreCase);
+    private volatile bool _monitorActive;
 
-    public PoolHealth For(string poolName) => _health.GetOrAdd(poolName, static _ => new PoolHealth());
+    /// <summary>The background monitor runs: it, not a cooldown, readmits evicted pools.</summary>
+    public bool MonitorActive
+    {
+        get => _monitorActive;
+        set => _monitorActive = value;
+    }
+
+    public PoolHealth For(string poolName) => _health.GetOrAdd(poolName, _ => new PoolHealth(this));
 }

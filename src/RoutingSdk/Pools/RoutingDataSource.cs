@@ -18,7 +18,20 @@ public sealed class RoutingDataSource : DbDataSource
     private readonly QueryRouter _router;
     private readonly ConcurrentDictionary<string, NpgsqlDataSource> _dataSources = new(StringComparer.Ordinal);
 
-    internal RoutingDataSource(QueryRouter router) => _router = router;
+    private readonly Consistency.CausalReadGate _gate;
+
+    internal RoutingDataSource(QueryRouter router, Consistency.CausalReadGate gate)
+    {
+        _router = router;
+        _gate = gate;
+    }
+
+    /// <summary>
+    /// Captures the primary's current WAL position as a token. Hand it to another request or service (cookie, header,
+    /// message) that calls <see cref="RoutingScope.WaitFor(CausalToken)"/> so its reads see this write.
+    /// </summary>
+    public async Task<CausalToken> GetCausalTokenAsync(CancellationToken cancellationToken = default) =>
+        new(await _gate.PrimaryLsnAsync(_router.WritePool, cancellationToken).ConfigureAwait(false));
 
     /// <summary>The primary's connection string (without a password); the actual node is chosen per connection.</summary>
     public override string ConnectionString
@@ -75,8 +88,18 @@ public sealed class RoutingDataSource : DbDataSource
     /// <inheritdoc />
     protected override DbConnection CreateDbConnection() => CreateConnection(out _);
 
-    private RouteDecision Decide() =>
-        _router.Decide(new RouteRequest(false, System.Transactions.Transaction.Current is not null, ExplicitRouteRequired: true));
+    private RouteDecision Decide()
+    {
+        var scope = RoutingScope.Current;
+        var request = new RouteRequest(false, System.Transactions.Transaction.Current is not null, ExplicitRouteRequired: true);
+        var decision = _router.Decide(request, scope);
+        if (!_gate.MayRead(_router, decision.Pool, scope))
+        {
+            decision = _router.Decide(request with { AvoidAsyncReplicas = true }, scope);
+        }
+
+        return decision;
+    }
 
     private NpgsqlDataSource DataSourceFor(RoutingPool pool) =>
         _dataSources.GetOrAdd(pool.ConnectionString, static cs => NpgsqlDataSource.Create(cs));

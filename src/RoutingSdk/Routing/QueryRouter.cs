@@ -67,6 +67,12 @@ internal sealed class QueryRouter : IDisposable
     public RouteDecision Decide(in RouteRequest request, RoutingScope? scope, RoutingPool? exclude = null)
     {
         var decision = DecideCore(request, scope, exclude);
+        if (decision.Reason is RouteDecisionReason.WriteCommand or RouteDecisionReason.InsideTransaction)
+        {
+            // Read-your-writes: later async-replica reads of this operation must see what it wrote.
+            scope?.Operation.MarkWrite();
+        }
+
         RoutingMetrics.Record(decision);
         if (_logger.IsEnabled(LogLevel.Debug))
         {
@@ -130,6 +136,17 @@ internal sealed class QueryRouter : IDisposable
             return Primary(RouteDecisionReason.UserOpenedConnection, route);
         }
 
+        if (scope is not null && scope.Operation.ReplicationUnconfirmed)
+        {
+            return Primary(RouteDecisionReason.ReplicationNotConfirmed, route);
+        }
+
+        // A cancelled read: first another replica (the failed one excluded), then the primary.
+        if (request.RetryAttempt >= 2)
+        {
+            return Primary(RouteDecisionReason.RetryAfterRecoveryConflict, route);
+        }
+
         if (route == RouteKind.Default)
         {
             // ADO.NET cannot tell reads from writes: only an explicit replica route may leave the primary.
@@ -150,7 +167,15 @@ internal sealed class QueryRouter : IDisposable
         }
 
         var fallbackReason = RouteDecisionReason.ReadOutsideTransaction;
-        if (route == RouteKind.AsyncReplica)
+        if (request.RetryAttempt > 0)
+        {
+            fallbackReason = RouteDecisionReason.RetryAfterRecoveryConflict;
+        }
+        else if (route == RouteKind.AsyncReplica && request.AvoidAsyncReplicas)
+        {
+            fallbackReason = RouteDecisionReason.ReplicaBehindOperationWrites;
+        }
+        else if (route == RouteKind.AsyncReplica)
         {
             var asyncPool = PickAsync(topology.AsyncPools, scope?.MaxLagMilliseconds, exclude, out var lagging);
             if (asyncPool is not null)
@@ -178,7 +203,7 @@ internal sealed class QueryRouter : IDisposable
             }
         }
 
-        return Primary(RouteDecisionReason.ReplicasUnavailable, route);
+        return Primary(request.RetryAttempt > 0 ? RouteDecisionReason.RetryAfterRecoveryConflict : RouteDecisionReason.ReplicasUnavailable, route);
     }
 
     private static ResolvedOverride? FindOverride(RoutingTopology topology, string? scenario, RoutingCategory category)

@@ -47,4 +47,7 @@ public enum RouteDecisionReason
 
     /// <summary>Earlier in this operation a commit was not confirmed by the synchronous replicas; its reads stay on the primary.</summary>
     ReplicationNotConfirmed,
+
+    /// <summary>The asynchronous replicas had not replayed this operation's writes (or its causal token) in time: a synchronous replica served it.</summary>
+    ReplicaBehindOperationWrites,
 }

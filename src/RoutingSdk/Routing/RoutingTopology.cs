@@ -9,8 +9,10 @@ internal sealed class RoutingTopology
 {
     private RoutingTopology(
         RoutingPool[] pools, RoutingPool[] writePools, RoutingPool[][] readGroups, RoutingPool[] asyncPools,
-        Dictionary<RoutingCategory, ResolvedOverride> categoryOverrides, Dictionary<string, ResolvedOverride> scenarioOverrides, DefaultRoute defaultRoute)
+        Dictionary<RoutingCategory, ResolvedOverride> categoryOverrides, Dictionary<string, ResolvedOverride> scenarioOverrides, RoutingOptions options)
     {
+        Options = options;
+        var defaultRoute = options.DefaultRoute;
         Pools = pools;
         WritePools = writePools;
         ReadGroups = readGroups;
@@ -38,6 +40,9 @@ internal sealed class RoutingTopology
     public bool HasOverrides { get; }
 
     public DefaultRoute DefaultRoute { get; }
+
+    /// <summary>The validated options this snapshot was built from (retry, health and consistency settings).</summary>
+    public RoutingOptions Options { get; }
 
     public RoutingPool? FindPool(string name)
     {
@@ -75,7 +80,7 @@ internal sealed class RoutingTopology
 
         var categories = (options.Overrides?.Categories ?? []).ToDictionary(kv => kv.Key, kv => Resolve(kv.Value));
         var scenarios = (options.Overrides?.Scenarios ?? []).ToDictionary(kv => kv.Key, kv => Resolve(kv.Value), StringComparer.Ordinal);
-        return new RoutingTopology(pools, writePools, readGroups, asyncPools, categories, scenarios, options.DefaultRoute);
+        return new RoutingTopology(pools, writePools, readGroups, asyncPools, categories, scenarios, options);
     }
 
     private static string ApplySizing(RoutingPoolOptions pool)

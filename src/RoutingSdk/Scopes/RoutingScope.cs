@@ -1,3 +1,5 @@
+using RoutingSdk.Consistency;
+
 namespace RoutingSdk;
 
 /// <summary>
@@ -19,6 +21,7 @@ public sealed class RoutingScope : IDisposable
 
     private RoutingScope(RouteKind requested, RouteKind route, string? scenario, RoutingCategory category, int? maxLag, RoutingScope? parent)
     {
+        Operation = parent?.Operation ?? new OperationState();
         RequestedRoute = requested;
         Route = route;
         Scenario = scenario;
@@ -47,6 +50,15 @@ public sealed class RoutingScope : IDisposable
 
     /// <summary>The enclosing scope.</summary>
     public RoutingScope? Parent { get; }
+
+    /// <summary>Per-operation facts (writes, required WAL position), shared by nested scopes.</summary>
+    internal OperationState Operation { get; }
+
+    /// <summary>
+    /// Makes the rest of this operation read only data at least as new as <paramref name="token"/> (a write made by
+    /// another request or service): asynchronous replicas are used only once they have replayed it.
+    /// </summary>
+    public void WaitFor(CausalToken token) => Operation.Require(token.Lsn);
 
     /// <summary><see langword="true"/> when an outer, stricter scope overrode this scope's <see cref="RequestedRoute"/>.</summary>
     public bool IsOverridden => RequestedRoute != RouteKind.Default && Route != RequestedRoute;

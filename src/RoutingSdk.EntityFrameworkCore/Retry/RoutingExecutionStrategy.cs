@@ -1,0 +1,193 @@
+using System.Runtime.ExceptionServices;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+using Microsoft.Extensions.Logging;
+using RoutingSdk.Diagnostics;
+using RoutingSdk.EntityFrameworkCore.Interception;
+using RoutingSdk.Routing;
+
+namespace RoutingSdk.EntityFrameworkCore.Retry;
+
+/// <summary>
+/// Retries a read that a replica cancelled (recovery conflict) or lost, before any row reached the caller: first on
+/// another replica, then on the primary. An attempt that wrote or ran inside a transaction is never retried, and user
+/// transactions keep working (unlike EF Core's retrying strategies, nothing is imposed on them).
+/// </summary>
+/// <remarks>
+/// It reports <see cref="RetriesOnFailure"/> when read retry is on, so EF Core buffers each query's rows inside the
+/// attempt: a cancellation then never hits a half-read result. A provider strategy configured by the user
+/// (<c>EnableRetryOnFailure</c>) still runs around it.
+/// </remarks>
+internal sealed partial class RoutingExecutionStrategy(IExecutionStrategy inner, ExecutionStrategyDependencies dependencies, QueryRouter router, ILogger logger)
+    : IExecutionStrategy
+{
+    public bool RetriesOnFailure => inner.RetriesOnFailure || router.Topology.Options.ReadRetry.Enabled;
+
+    public TResult Execute<TState, TResult>(TState state, Func<DbContext, TState, TResult> operation, Func<DbContext, TState, ExecutionResult<TResult>>? verifySucceeded)
+    {
+        if (!inner.RetriesOnFailure)
+        {
+            return Run(dependencies.CurrentContext.Context, state, operation);
+        }
+
+        return inner.Execute(state, (context, s) => Run(context, s, operation), verifySucceeded);
+    }
+
+    public Task<TResult> ExecuteAsync<TState, TResult>(
+        TState state, Func<DbContext, TState, CancellationToken, Task<TResult>> operation,
+        Func<DbContext, TState, CancellationToken, Task<ExecutionResult<TResult>>>? verifySucceeded, CancellationToken cancellationToken = default)
+    {
+        if (!inner.RetriesOnFailure)
+        {
+            return RunAsync(dependencies.CurrentContext.Context, state, operation, cancellationToken);
+        }
+
+        return inner.ExecuteAsync(state, (context, s, ct) => RunAsync(context, s, operation, ct), verifySucceeded, cancellationToken);
+    }
+
+    private TResult Run<TState, TResult>(DbContext context, TState state, Func<DbContext, TState, TResult> operation)
+    {
+        var routing = EfRoutingCore.State(context);
+        if (routing.StrategyDepth > 0)
+        {
+            return operation(context, state);
+        }
+
+        routing.StrategyDepth++;
+        try
+        {
+            for (var attempt = 0; ; attempt++)
+            {
+                BeginAttempt(routing, attempt);
+                try
+                {
+                    return operation(context, state);
+                }
+                catch (Exception ex)
+                {
+                    HandleFailure(context, routing, attempt, ex);
+                }
+            }
+        }
+        finally
+        {
+            routing.StrategyDepth--;
+            EndAttempts(routing);
+        }
+    }
+
+    private async Task<TResult> RunAsync<TState, TResult>(
+        DbContext context, TState state, Func<DbContext, TState, CancellationToken, Task<TResult>> operation, CancellationToken cancellationToken)
+    {
+        var routing = EfRoutingCore.State(context);
+        if (routing.StrategyDepth > 0)
+        {
+            return await operation(context, state, cancellationToken).ConfigureAwait(false);
+        }
+
+        routing.StrategyDepth++;
+        try
+        {
+            for (var attempt = 0; ; attempt++)
+            {
+                BeginAttempt(routing, attempt);
+                try
+                {
+                    return await operation(context, state, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+                {
+                    HandleFailure(context, routing, attempt, ex);
+                }
+            }
+        }
+        finally
+        {
+            routing.StrategyDepth--;
+            EndAttempts(routing);
+        }
+    }
+
+    private static void BeginAttempt(RoutingContextState routing, int attempt)
+    {
+        routing.RetryAttempt = attempt;
+        routing.WroteInAttempt = false;
+        routing.LastReadPool = null;
+        if (attempt == 0)
+        {
+            routing.ExcludePool = null;
+        }
+    }
+
+    private static void EndAttempts(RoutingContextState routing)
+    {
+        routing.RetryAttempt = 0;
+        routing.ExcludePool = null;
+        routing.LastReadPool = null;
+    }
+
+    /// <summary>Returns to retry; throws (the original error, or <see cref="ReplicaReadCancelledException"/>) otherwise.</summary>
+    private void HandleFailure(DbContext context, RoutingContextState routing, int attempt, Exception ex)
+    {
+        var kind = ReadFailure.Classify(ex, out var postgres);
+        var pool = routing.LastReadPool;
+        var retryable = kind != ReadFailureKind.None && pool is not null && !routing.WroteInAttempt
+            && context.Database.CurrentTransaction is null && System.Transactions.Transaction.Current is null;
+        if (!retryable)
+        {
+            ExceptionDispatchInfo.Throw(ex);
+        }
+
+        if (kind == ReadFailureKind.ReplicaGone && pool!.Health.Evict($"read failed: {ex.Message}"))
+        {
+            RoutingMetrics.Evictions.Add(1, new KeyValuePair<string, object?>("pool", pool.Name));
+            Evicted(logger, pool.DisplayName, ex.Message);
+        }
+
+        var options = router.Topology.Options.ReadRetry;
+        if (!options.Enabled || attempt >= options.MaxRetries)
+        {
+            if (kind == ReadFailureKind.RecoveryConflict)
+            {
+                var why = options.Enabled ? $"{attempt} retr{(attempt == 1 ? "y" : "ies")} exhausted (ReadRetry.MaxRetries = {options.MaxRetries})" : "read retry is disabled (ReadRetry.Enabled = false)";
+                var cancelled = new ReplicaReadCancelledException(pool!.Name, postgres!, why);
+                Cancelled(logger, cancelled.OperatorDetail);
+                throw cancelled;
+            }
+
+            ExceptionDispatchInfo.Throw(ex);
+        }
+
+        // EF Core closed the connection it opened for the failed attempt; make sure before the next open re-routes it.
+        if (context.Database.GetDbConnection().State != System.Data.ConnectionState.Closed && routing.OpenPool == pool)
+        {
+            context.Database.CloseConnection();
+        }
+
+        routing.ExcludePool = pool;
+        RoutingMetrics.Retries.Add(1, new KeyValuePair<string, object?>("pool", pool!.Name), new KeyValuePair<string, object?>("kind", kind.ToString()));
+        Retrying(logger, pool.DisplayName, kind, attempt + 1, ex.Message);
+    }
+
+    [LoggerMessage(50, LogLevel.Warning, "Read on {Pool} failed ({Kind}); retry {Attempt} on another node. {Error}")]
+    private static partial void Retrying(ILogger logger, string pool, ReadFailureKind kind, int attempt, string error);
+
+    [LoggerMessage(51, LogLevel.Warning, "Pool {Pool} evicted after a failed read: {Error}")]
+    private static partial void Evicted(ILogger logger, string pool, string error);
+
+    [LoggerMessage(52, LogLevel.Error, "{Detail}")]
+    private static partial void Cancelled(ILogger logger, string detail);
+}
+
+/// <summary>Wraps the provider's execution strategy of each context in <see cref="RoutingExecutionStrategy"/>.</summary>
+internal sealed class RoutingExecutionStrategyFactory(
+    ExecutionStrategyDependencies dependencies, Func<ExecutionStrategyDependencies, IExecutionStrategyFactory> providerFactory) : IExecutionStrategyFactory
+{
+    private readonly IExecutionStrategyFactory _provider = providerFactory(dependencies);
+
+    public IExecutionStrategy Create()
+    {
+        var core = QueryRoutingOptionsExtension.For(dependencies.CurrentContext.Context);
+        return new RoutingExecutionStrategy(_provider.Create(), dependencies, core.Router, core.Logger);
+    }
+}

@@ -1,0 +1,43 @@
+namespace RoutingSdk.Consistency;
+
+/// <summary>Mutable facts of one business operation, shared by its nested scopes.</summary>
+internal sealed class OperationState
+{
+    private long _requiredLsn;
+    private int _wroteSinceCapture;
+    private int _replicationUnconfirmed;
+
+    /// <summary>The operation wrote (or ran a transaction) since its required LSN was last captured.</summary>
+    public bool WroteSinceCapture => Volatile.Read(ref _wroteSinceCapture) != 0;
+
+    /// <summary>The WAL position later reads must see (0: none).</summary>
+    public ulong RequiredLsn => (ulong)Interlocked.Read(ref _requiredLsn);
+
+    /// <summary>A commit of this operation was not confirmed by the synchronous replicas: its reads stay on the primary.</summary>
+    public bool ReplicationUnconfirmed => Volatile.Read(ref _replicationUnconfirmed) != 0;
+
+    public void MarkWrite() => Volatile.Write(ref _wroteSinceCapture, 1);
+
+    public void MarkReplicationUnconfirmed() => Volatile.Write(ref _replicationUnconfirmed, 1);
+
+    /// <summary>Raises the required position (never lowers it).</summary>
+    public void Require(ulong lsn)
+    {
+        long current;
+        do
+        {
+            current = Interlocked.Read(ref _requiredLsn);
+            if ((ulong)current >= lsn)
+            {
+                return;
+            }
+        }
+        while (Interlocked.CompareExchange(ref _requiredLsn, (long)lsn, current) != current);
+    }
+
+    public void Captured(ulong lsn)
+    {
+        Volatile.Write(ref _wroteSinceCapture, 0);
+        Require(lsn);
+    }
+}

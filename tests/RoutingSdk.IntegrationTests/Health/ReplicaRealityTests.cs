@@ -1,0 +1,421 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Npgsql;
+using RoutingSdk.Health;
+using RoutingSdk.IntegrationTests.EntityFrameworkCore;
+using RoutingSdk.IntegrationTests.Infrastructure;
+using RoutingSdk.Testing;
+
+namespace RoutingSdk.IntegrationTests.Health;
+
+/// <summary>Fault tests on the real processes: conflicts, dead replicas, lag, read-your-writes, the sync-commit trap.</summary>
+[Collection(FaultCollection.Name)]
+public sealed class ReplicaRealityTests(ClusterFixture fixture) : IAsyncLifetime
+{
+    private readonly LocalPgCluster _cluster = fixture.Cluster;
+
+    public async Task InitializeAsync()
+    {
+        await EfSchema.EnsureAsync(_cluster);
+        await using var conn = new NpgsqlConnection(_cluster.PrimaryConnectionString);
+        await conn.OpenAsync();
+        await using var cmd = new NpgsqlCommand("""
+            CREATE TABLE IF NOT EXISTS ef_routing.conflict_probe (id int PRIMARY KEY);
+            INSERT INTO ef_routing.conflict_probe SELECT g FROM generate_series(1, 6) g ON CONFLICT DO NOTHING;
+            """, conn);
+        await cmd.ExecuteNonQueryAsync();
+    }
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    private ServiceProvider Services(Action<RoutingOptions> configure, RecordingObserver? observer = null)
+    {
+        var services = new ServiceCollection();
+        services.AddQueryRouting(o =>
+        {
+            EfSchema.Pools(o, _cluster);
+            configure(o);
+        });
+        if (observer is not null)
+        {
+            services.AddSingleton<IRouteDecisionObserver>(observer);
+        }
+
+        services.AddHealthChecks().AddQueryRoutingPools();
+        services.AddDbContext<ErpTestDb>((sp, o) => o.UseNpgsql(_cluster.PrimaryConnectionString).UseQueryRouting(sp));
+        return services.BuildServiceProvider();
+    }
+
+    // The aggregate returns its single row only after ~3 s, so the replay conflict cancels it before any row reached us.
+    private static Task<string> SlowReportAsync(ErpTestDb db) =>
+        db.Database.SqlQuery<string>($"SELECT current_setting('cluster_name') || ':' || count(*) AS \"Value\" FROM ef_routing.conflict_probe c CROSS JOIN LATERAL (SELECT pg_sleep(0.5 + 0 * c.id)) s").SingleAsync();
+
+    private async Task ProvokeConflictAsync()
+    {
+        await Task.Delay(700); // the report holds its AccessShareLock on sync1 by now
+        await using var conn = new NpgsqlConnection(_cluster.PrimaryConnectionString);
+        await conn.OpenAsync();
+        await using var tx = await conn.BeginTransactionAsync();
+        await using var cmd = new NpgsqlCommand("LOCK TABLE ef_routing.conflict_probe IN ACCESS EXCLUSIVE MODE", conn, tx);
+        await cmd.ExecuteNonQueryAsync();
+        await tx.CommitAsync(); // replaying the lock on sync1 waits max_standby_streaming_delay (1 s), then cancels the report
+    }
+
+    [Fact]
+    public async Task Recovery_conflict_on_a_replica_is_survived_by_retry_and_counted()
+    {
+        // Only sync1 serves reads, so the first attempt surely meets the conflict there.
+        await using var sp = Services(o => o.Pools.RemoveAll(p => p.Name == "sync2"));
+        long retries = 0;
+        using var listener = Listen("routing.retries", v => Interlocked.Add(ref retries, v));
+
+        await using var scope = sp.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ErpTestDb>();
+        string result;
+        using (RoutingScope.Begin(RouteKind.ReadReplica, "NightlyReport.Build", RoutingCategory.Report))
+        {
+            var report = SlowReportAsync(db);
+            await ProvokeConflictAsync();
+            result = await report;
+        }
+
+        Assert.Equal("primary:6", result); // the retry ran on the primary, the only node left, and returned the full answer
+        Assert.True(Interlocked.Read(ref retries) >= 1);
+    }
+
+    [Fact]
+    public async Task Recovery_conflict_with_retries_disabled_gives_the_user_message_and_operator_detail()
+    {
+        await using var sp = Services(o =>
+        {
+            o.Pools.RemoveAll(p => p.Name == "sync2");
+            o.ReadRetry.Enabled = false;
+        });
+        await using var scope = sp.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ErpTestDb>();
+        ReplicaReadCancelledException ex;
+        using (RoutingScope.Begin(RouteKind.ReadReplica, "NightlyReport.Build", RoutingCategory.Report))
+        {
+            var report = SlowReportAsync(db);
+            await ProvokeConflictAsync();
+            ex = await Assert.ThrowsAsync<ReplicaReadCancelledException>(() => report);
+        }
+
+        Assert.Equal(ReplicaReadCancelledException.UserMessage, ex.Message);
+        Assert.Contains("stopped automatically", ex.Message);
+        Assert.Contains("up to date", ex.Message);
+        Assert.Contains("repeat the operation later", ex.Message);
+        Assert.Equal("sync1", ex.PoolName);
+        Assert.Equal(PostgresErrorCodes.SerializationFailure, ex.PostgresError.SqlState);
+        Assert.Contains("max_standby_streaming_delay", ex.OperatorDetail);
+        Assert.Contains("hot_standby_feedback", ex.OperatorDetail);
+        Assert.Contains("reports on the master", ex.OperatorDetail);
+    }
+
+    [Fact]
+    public async Task Sync2_stopped_during_2000_reads_loses_none_and_both_stopped_fall_back_to_primary_then_return()
+    {
+        var observer = new RecordingObserver();
+        await using var sp = Services(o => o.Health.Interval = TimeSpan.FromMilliseconds(200), observer);
+        var monitor = sp.GetRequiredService<PoolHealthMonitor>();
+        await monitor.StartAsync(CancellationToken.None);
+        var health = sp.GetRequiredService<HealthCheckService>();
+        try
+        {
+            var failures = 0;
+            var nodes = new Dictionary<string, int>();
+            for (var i = 0; i < 2_000; i++)
+            {
+                if (i == 300)
+                {
+                    await _cluster.StopNodeAsync(LocalPgCluster.Sync2);
+                }
+
+                try
+                {
+                    await using var scope = sp.CreateAsyncScope();
+                    var db = scope.ServiceProvider.GetRequiredService<ErpTestDb>();
+                    var node = await db.Database.SqlQuery<string>($"SELECT current_setting('cluster_name') AS \"Value\"").SingleAsync();
+                    nodes[node] = nodes.GetValueOrDefault(node) + 1;
+                }
+                catch (Exception)
+                {
+                    failures++;
+                }
+            }
+
+            Assert.Equal(0, failures);
+            Assert.True(nodes.GetValueOrDefault("sync1") > 1_000, $"nodes: {string.Join(", ", nodes)}");
+            Assert.True(nodes.GetValueOrDefault("primary") < 20, $"the stopped replica's share must go to sync1, not the primary: {string.Join(", ", nodes)}");
+
+            var report = await health.CheckHealthAsync(r => r.Tags.Contains("routing"));
+            Assert.Equal(HealthStatus.Unhealthy, report.Entries["routing-pool-sync2"].Status);
+            Assert.Equal(HealthStatus.Healthy, report.Entries["routing-pool-sync1"].Status);
+
+            // Both synchronous replicas down: reads are served by the primary.
+            await _cluster.StopNodeAsync(LocalPgCluster.Sync1);
+            for (var i = 0; i < 50; i++)
+            {
+                Assert.Equal("primary", await ReadNodeAsync(sp));
+            }
+        }
+        finally
+        {
+            await _cluster.StartNodeAsync(LocalPgCluster.Sync1);
+            await _cluster.StartNodeAsync(LocalPgCluster.Sync2);
+        }
+
+        // Back on replicas once the monitor readmits them.
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        string last;
+        while ((last = await ReadNodeAsync(sp)) == "primary" && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.Contains(last, new[] { "sync1", "sync2" });
+        await monitor.StopAsync(CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task Async_replica_lagging_beyond_the_limit_is_skipped_until_it_catches_up()
+    {
+        var observer = new RecordingObserver();
+        await using var sp = Services(o => { }, observer);
+        var monitor = sp.GetRequiredService<PoolHealthMonitor>();
+
+        await WaitAsyncCaughtUpAsync(monitor, sp);
+        Assert.Equal("async1", await ReadNodeAsync(sp, RouteKind.AsyncReplica, maxLag: 500));
+
+        // A fresh write: async1 replays it only after its 2 s apply delay.
+        await using (var conn = new NpgsqlConnection(_cluster.PrimaryConnectionString))
+        {
+            await conn.OpenAsync();
+            await using var cmd = new NpgsqlCommand("UPDATE ef_routing.mixed_probe SET counter = counter + 1 WHERE id = 1", conn);
+            await cmd.ExecuteNonQueryAsync();
+        }
+
+        await monitor.RunOnceAsync(CancellationToken.None);
+        observer.Clear();
+        var node = await ReadNodeAsync(sp, RouteKind.AsyncReplica, maxLag: 500);
+        Assert.Contains(node, new[] { "sync1", "sync2" });
+        Assert.Contains(RouteDecisionReason.LagAboveLimit, observer.Reasons);
+
+        await WaitAsyncCaughtUpAsync(monitor, sp);
+        Assert.Equal("async1", await ReadNodeAsync(sp, RouteKind.AsyncReplica, maxLag: 500));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Write_then_read_on_the_delayed_async_replica_is_never_stale_with_read_your_writes(bool readYourWrites)
+    {
+        await using var sp = Services(o =>
+        {
+            o.Consistency.ReadYourWrites = readYourWrites;
+            o.Consistency.ReadYourWritesMaxWait = TimeSpan.FromMilliseconds(10);
+        });
+        var iterations = readYourWrites ? 500 : 50;
+        var stale = 0;
+        var asyncReads = 0;
+        for (var i = 0; i < iterations; i++)
+        {
+            await using var scope = sp.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<ErpTestDb>();
+            using var operation = RoutingScope.Begin(RouteKind.AsyncReplica, "InvoicePrintForm.PrintNew", RoutingCategory.PrintForm);
+            var customer = new Customer { Name = $"RYW {readYourWrites} {i}" };
+            db.Customers.Add(customer);
+            await db.SaveChangesAsync();
+            db.ChangeTracker.Clear();
+
+            var seen = await db.Database.SqlQuery<string>(
+                $"SELECT current_setting('cluster_name') || ':' || count(*) AS \"Value\" FROM ef_routing.customers WHERE id = {customer.Id}").SingleAsync();
+            if (seen.EndsWith(":0", StringComparison.Ordinal))
+            {
+                stale++;
+            }
+
+            if (seen.StartsWith("async1", StringComparison.Ordinal))
+            {
+                asyncReads++;
+            }
+        }
+
+        if (readYourWrites)
+        {
+            Assert.Equal(0, stale);
+        }
+        else
+        {
+            Assert.True(stale > 0, "control: without read-your-writes the delayed async replica must serve stale reads");
+            Assert.Equal(iterations, asyncReads);
+        }
+    }
+
+    [Fact]
+    public async Task Causal_token_carries_a_write_to_another_operation()
+    {
+        await using var sp = Services(o => o.Consistency.ReadYourWritesMaxWait = TimeSpan.FromMilliseconds(10));
+        var dataSource = sp.GetRequiredService<RoutingDataSource>();
+        int id;
+        await using (var conn = new NpgsqlConnection(_cluster.PrimaryConnectionString))
+        {
+            await conn.OpenAsync();
+            await using var cmd = new NpgsqlCommand("INSERT INTO ef_routing.customers(name) VALUES ('causal') RETURNING id", conn);
+            id = (int)(await cmd.ExecuteScalarAsync())!;
+        }
+
+        var token = CausalToken.Parse((await dataSource.GetCausalTokenAsync()).ToString()); // as it would travel in a header
+        using var scope = RoutingScope.Begin(RouteKind.AsyncReplica, "Other.Service");
+        scope.WaitFor(token);
+        await using var read = await dataSource.OpenConnectionAsync();
+        await using var query = new NpgsqlCommand($"SELECT current_setting('cluster_name') || ':' || count(*) FROM ef_routing.customers WHERE id = {id}", read);
+        var seen = (string)(await query.ExecuteScalarAsync())!;
+        Assert.EndsWith(":1", seen);
+        Assert.DoesNotContain("async1", seen); // async1 is 2 s behind: a synchronous replica served it
+    }
+
+    [Fact]
+    public async Task Commit_with_a_sync_replica_down_ends_within_the_timeout_as_not_confirmed_and_keeps_the_row()
+    {
+        await using var sp = Services(o => o.Consistency.CommitTimeout = TimeSpan.FromSeconds(2));
+        var name = "unconfirmed-" + Guid.NewGuid().ToString("N")[..8];
+        var elapsed = Stopwatch.StartNew();
+        SynchronousReplicationNotConfirmedException? ex;
+        string nextRead;
+        try
+        {
+            await _cluster.StopNodeAsync(LocalPgCluster.Sync2);
+            await using var scope = sp.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<ErpTestDb>();
+            using var operation = RoutingScope.Begin(RouteKind.ReadReplica, "OrderEntry.Save");
+            ex = await Assert.ThrowsAsync<SynchronousReplicationNotConfirmedException>(async () =>
+            {
+                await using var tx = await db.Database.BeginTransactionAsync();
+                db.Customers.Add(new Customer { Name = name });
+                await db.SaveChangesAsync();
+                await tx.CommitAsync();
+            });
+            elapsed.Stop();
+            nextRead = await db.Database.SqlQuery<string>($"SELECT current_setting('cluster_name') AS \"Value\"").SingleAsync();
+
+            // Outside an explicit transaction the statement commits itself; the timeout bounds it just the same.
+            var autocommit = await Assert.ThrowsAsync<SynchronousReplicationNotConfirmedException>(
+                () => db.Database.ExecuteSqlAsync($"INSERT INTO ef_routing.customers(name) VALUES ({name + "-auto"})"));
+            Assert.Contains("canceling wait for synchronous replication", autocommit.Notice);
+        }
+        finally
+        {
+            await _cluster.StartNodeAsync(LocalPgCluster.Sync2);
+        }
+
+        Assert.InRange(elapsed.Elapsed, TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(10));
+        Assert.Contains("canceling wait for synchronous replication", ex.Notice);
+        Assert.Contains("Do not repeat the write", ex.Message);
+        Assert.Equal("primary", nextRead); // the rest of the operation reads from the primary
+
+        await using var conn = new NpgsqlConnection(_cluster.PrimaryConnectionString);
+        await conn.OpenAsync();
+        await using var check = new NpgsqlCommand($"SELECT count(*) FROM ef_routing.customers WHERE name IN ('{name}', '{name}-auto')", conn);
+        Assert.Equal(2L, await check.ExecuteScalarAsync());
+    }
+
+    [Fact]
+    public async Task Topology_verification_passes_on_the_cluster_and_names_every_problem_of_a_misconfigured_pool()
+    {
+        await using (var good = Services(o => { }))
+        {
+            Assert.Empty(await good.GetRequiredService<PoolHealthMonitor>().VerifyTopologyAsync(CancellationToken.None));
+        }
+
+        await using var bad = Services(o =>
+        {
+            o.Pools.RemoveAll(p => p.Name == "async1");
+            o.Pools.Add(new RoutingPoolOptions { Name = "wrongly-sync", Role = PoolRole.SyncReplica, ConnectionString = _cluster.Async1ConnectionString });
+            o.Health.VerifyTopologyAtStart = TopologyVerification.Fail;
+        });
+        var monitor = bad.GetRequiredService<PoolHealthMonitor>();
+        var problems = await monitor.VerifyTopologyAsync(CancellationToken.None);
+        Assert.Contains(problems, p => p.StartsWith("SyncReplica pool 'wrongly-sync': node 'async1' is not in the primary's synchronous quorum (pg_stat_replication.sync_state: async)", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("SyncReplica pool 'wrongly-sync': node 'async1' has hot_standby_feedback = off", StringComparison.Ordinal));
+        var ex = await Assert.ThrowsAsync<RoutingConfigurationException>(() => monitor.StartAsync(CancellationToken.None));
+        Assert.Equal(problems, ex.Problems);
+    }
+
+    private static async Task<string> ReadNodeAsync(IServiceProvider sp, RouteKind route = RouteKind.ReadReplica, int? maxLag = null)
+    {
+        await using var scope = sp.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ErpTestDb>();
+        using var routing = RoutingScope.Begin(route, maxLagMilliseconds: maxLag);
+        return await db.Database.SqlQuery<string>($"SELECT current_setting('cluster_name') AS \"Value\"").SingleAsync();
+    }
+
+    private static async Task WaitAsyncCaughtUpAsync(PoolHealthMonitor monitor, IServiceProvider sp)
+    {
+        var router = sp.GetRequiredService<RoutingSdk.Routing.QueryRouter>();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            await monitor.RunOnceAsync(CancellationToken.None);
+            if (router.Topology.FindPool("async1")!.Health.LagMilliseconds == 0)
+            {
+                return;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "async1 did not catch up within 30 s");
+            await Task.Delay(200);
+        }
+    }
+
+    private static MeterListener Listen(string instrument, Action<long> onValue)
+    {
+        var listener = new MeterListener
+        {
+            InstrumentPublished = (i, l) =>
+            {
+                if (i.Meter.Name == "RoutingSdk" && i.Name == instrument)
+                {
+                    l.EnableMeasurementEvents(i);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, _, _) => onValue(value));
+        listener.Start();
+        return listener;
+    }
+
+    public sealed class RecordingObserver : IRouteDecisionObserver
+    {
+        private readonly List<RouteDecisionReason> _reasons = [];
+
+        public List<RouteDecisionReason> Reasons
+        {
+            get
+            {
+                lock (_reasons)
+                {
+                    return [.. _reasons];
+                }
+            }
+        }
+
+        public void Clear()
+        {
+            lock (_reasons)
+            {
+                _reasons.Clear();
+            }
+        }
+
+        public void OnDecision(in RouteDecision decision)
+        {
+            lock (_reasons)
+            {
+                _reasons.Add(decision.Reason);
+            }
+        }
+    }
+}

@@ -1,0 +1,36 @@
+namespace RoutingSdk.Tests.Consistency;
+
+public sealed class CausalTokenTests
+{
+    [Theory]
+    [InlineData("lsn:0/16B3748", 0x16B3748UL)]
+    [InlineData("lsn:1A/FF", (0x1AUL << 32) | 0xFF)]
+    public void Token_round_trips_through_text(string text, ulong lsn)
+    {
+        var token = CausalToken.Parse(text);
+        Assert.Equal(lsn, token.Lsn);
+        Assert.Equal(text, token.ToString());
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("0/16B3748")]
+    [InlineData("lsn:xyz")]
+    [InlineData("lsn:1/")]
+    public void Malformed_token_is_rejected_with_the_expected_form(string text)
+    {
+        Assert.False(CausalToken.TryParse(text, out _));
+        Assert.Contains("lsn:<hex>/<hex>", Assert.Throws<FormatException>(() => CausalToken.Parse(text)).Message);
+    }
+
+    [Fact]
+    public void WaitFor_raises_the_operation_requirement_for_nested_scopes_and_never_lowers_it()
+    {
+        using var outer = RoutingScope.Begin(RouteKind.AsyncReplica);
+        outer.WaitFor(CausalToken.Parse("lsn:0/200"));
+        using var inner = RoutingScope.Begin(RouteKind.Default);
+        inner.WaitFor(CausalToken.Parse("lsn:0/100"));
+        Assert.Equal(0x200UL, outer.Operation.RequiredLsn);
+        Assert.Same(outer.Operation, inner.Operation);
+    }
+}
