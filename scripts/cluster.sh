@@ -275,6 +275,14 @@ stop_haproxy() {
   rm -f "$DIR/haproxy.pid"
 }
 
+warn_ephemeral_range() {
+  local low high
+  read -r low high </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || return 0
+  if (( BASE + 5 >= low && BASE <= high )); then
+    log "note: ports $BASE..$((BASE + 5)) lie in the kernel's ephemeral range ($low-$high); a client socket may hold one when a node restarts. Choose ROUTING_PG_PORT_BASE below $low for test runs that stop and start nodes."
+  fi
+}
+
 check_ports_free() {
   local n p taken=()
   for n in "${NODES[@]}"; do
@@ -356,6 +364,7 @@ cmd_start() {
   exec 9>"$DIR/.lock"
   flock -w 120 9 || die "another cluster.sh holds $DIR/.lock."
   check_ports_free
+  warn_ephemeral_range
   local started_here=()
   trap 'rc=$?; if ((rc != 0)); then log "start failed; stopping what this run started"; for n in "${started_here[@]}"; do [[ $n == haproxy ]] && stop_haproxy || stop_node "$n"; done; fi' EXIT
   if [[ ! -f "$DIR/primary/PG_VERSION" ]]; then

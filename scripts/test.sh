@@ -6,7 +6,10 @@ set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_CLI_USE_MSBUILD_SERVER=0
-export ROUTING_CLUSTER_DIR=${ROUTING_CLUSTER_DIR:-$repo/.cluster}
+export ROUTING_CLUSTER_DIR=${ROUTING_CLUSTER_DIR:-$repo/.cluster-test}
+# Below the kernel's ephemeral port range (32768-60999), so no client socket can hold a port when fault tests
+# restart a node. The demo keeps the documented default 55430.
+export ROUTING_PG_PORT_BASE=${ROUTING_PG_PORT_BASE:-25430}
 configuration=${CONFIGURATION:-Release}
 results=$(mktemp -d)
 

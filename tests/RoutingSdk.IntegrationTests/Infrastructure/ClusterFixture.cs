@@ -20,7 +20,8 @@ public sealed class ClusterFixture : IAsyncLifetime
     private static Task<LocalPgCluster> StartSharedAsync() =>
         LocalPgCluster.StartAsync(new LocalPgClusterOptions
         {
-            DataDirectory = Environment.GetEnvironmentVariable("ROUTING_CLUSTER_DIR") ?? Path.Combine(RepoRoot, ".cluster"),
+            DataDirectory = Environment.GetEnvironmentVariable("ROUTING_CLUSTER_DIR") ?? Path.Combine(RepoRoot, ".cluster-test"),
+            PortBase = int.TryParse(Environment.GetEnvironmentVariable("ROUTING_PG_PORT_BASE"), out var port) ? port : 25430,
             ScriptPath = Path.Combine(RepoRoot, "scripts", "cluster.sh"),
             OnDispose = LocalPgClusterDisposeAction.KeepRunning,
         });

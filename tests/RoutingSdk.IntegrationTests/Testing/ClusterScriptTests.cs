@@ -14,7 +14,7 @@ public sealed class ClusterScriptTests
     [Fact]
     public async Task Start_twice_is_idempotent_and_destroy_leaves_no_process_and_no_listener()
     {
-        const int portBase = 55470;
+        const int portBase = 25470; // below the ephemeral port range: no client socket can hold these
         var dir = Path.Combine(Path.GetTempPath(), "routingsdk-script-test-" + Guid.NewGuid().ToString("N")[..8]);
         var env = new Dictionary<string, string> { ["ROUTING_PG_PORT_BASE"] = portBase.ToString(), ["ROUTING_CLUSTER_DIR"] = dir };
         try
@@ -50,7 +50,7 @@ public sealed class ClusterScriptTests
     [Fact]
     public async Task A_taken_port_gives_an_error_naming_the_port()
     {
-        const int portBase = 55480;
+        const int portBase = 25480;
         var dir = Path.Combine(Path.GetTempPath(), "routingsdk-script-test-" + Guid.NewGuid().ToString("N")[..8]);
         var env = new Dictionary<string, string> { ["ROUTING_PG_PORT_BASE"] = portBase.ToString(), ["ROUTING_CLUSTER_DIR"] = dir };
         using var squatter = new TcpListener(IPAddress.Loopback, portBase + 2);
@@ -75,7 +75,7 @@ public sealed class ClusterScriptTests
         var dir = Path.Combine(Path.GetTempPath(), "routingsdk-script-test-" + Guid.NewGuid().ToString("N")[..8]);
         var env = new Dictionary<string, string>
         {
-            ["ROUTING_PG_PORT_BASE"] = "55490",
+            ["ROUTING_PG_PORT_BASE"] = "25490",
             ["ROUTING_CLUSTER_DIR"] = dir,
             ["ROUTING_PG_ROOT"] = "/nonexistent/postgresql",
             ["ROUTING_HAPROXY_BIN"] = "/nonexistent/haproxy",

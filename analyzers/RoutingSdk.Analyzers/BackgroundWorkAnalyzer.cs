@@ -1,0 +1,80 @@
+using System.Collections.Immutable;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Diagnostics;
+using Microsoft.CodeAnalysis.Operations;
+
+namespace RoutingSdk.Analyzers
+{
+    /// <summary>QR0007: Task.Run, TaskFactory.StartNew, ThreadPool.QueueUserWorkItem or an un-awaited async call inside a routed method.</summary>
+    [DiagnosticAnalyzer(LanguageNames.CSharp)]
+    public sealed class BackgroundWorkAnalyzer : DiagnosticAnalyzer
+    {
+        /// <inheritdoc />
+        public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics => ImmutableArray.Create(DiagnosticDescriptors.RouteEscapesIntoBackgroundWork);
+
+        /// <inheritdoc />
+        public override void Initialize(AnalysisContext context)
+        {
+            context.EnableConcurrentExecution();
+            context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
+            context.RegisterCompilationStartAction(start =>
+            {
+                var model = RoutingModel.Create(start.Compilation);
+                if (model is null)
+                {
+                    return;
+                }
+
+                start.RegisterOperationAction(c => Analyze(c, model), OperationKind.Invocation);
+            });
+        }
+
+        // Task.Run and TaskFactory.StartNew return a task: they escape only when that task is not awaited (the discard rule below).
+        private static bool StartsBackgroundWork(IMethodSymbol method, RoutingModel model) =>
+            method.Name is "QueueUserWorkItem" or "UnsafeQueueUserWorkItem" && SymbolEqualityComparer.Default.Equals(method.ContainingType, model.ThreadPool);
+
+        private static bool IsDiscardedAwaitable(IInvocationOperation invocation, RoutingModel model)
+        {
+            if (!model.IsAwaitable(invocation.Type))
+            {
+                return false;
+            }
+
+            var parent = invocation.Parent;
+            while (parent is IConversionOperation)
+            {
+                parent = parent.Parent;
+            }
+
+            return parent switch
+            {
+                IExpressionStatementOperation => true,
+                ISimpleAssignmentOperation { Target: IDiscardOperation } => true,
+                _ => false,
+            };
+        }
+
+        private static void Analyze(OperationAnalysisContext context, RoutingModel model)
+        {
+            var invocation = (IInvocationOperation)context.Operation;
+            var background = StartsBackgroundWork(invocation.TargetMethod, model);
+            if (!background && !IsDiscardedAwaitable(invocation, model))
+            {
+                return;
+            }
+
+            var routed = model.EnclosingRoutedMethod(invocation.Syntax, invocation.SemanticModel!, context.CancellationToken);
+            if (routed is null)
+            {
+                return;
+            }
+
+            var route = model.EffectiveRoute(routed);
+            if (route != Route.None)
+            {
+                context.ReportDiagnostic(Diagnostic.Create(
+                    DiagnosticDescriptors.RouteEscapesIntoBackgroundWork, invocation.Syntax.GetLocation(), invocation.TargetMethod.Name, routed.Name, RoutingModel.Describe(route)));
+            }
+        }
+    }
+}

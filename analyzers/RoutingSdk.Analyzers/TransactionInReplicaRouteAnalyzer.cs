@@ -1,0 +1,82 @@
+using System.Collections.Immutable;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Diagnostics;
+using Microsoft.CodeAnalysis.Operations;
+
+namespace RoutingSdk.Analyzers
+{
+    /// <summary>QR0002: BeginTransaction[Async], UseTransaction[Async] and new TransactionScope in [ReadReplica]/[AsyncReplica] code.</summary>
+    [DiagnosticAnalyzer(LanguageNames.CSharp)]
+    public sealed class TransactionInReplicaRouteAnalyzer : DiagnosticAnalyzer
+    {
+        /// <inheritdoc />
+        public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics => ImmutableArray.Create(DiagnosticDescriptors.TransactionInReplicaRoute);
+
+        /// <inheritdoc />
+        public override void Initialize(AnalysisContext context)
+        {
+            context.EnableConcurrentExecution();
+            context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
+            context.RegisterCompilationStartAction(start =>
+            {
+                var model = RoutingModel.Create(start.Compilation);
+                if (model is null)
+                {
+                    return;
+                }
+
+                start.RegisterOperationAction(c => AnalyzeInvocation(c, model), OperationKind.Invocation);
+                start.RegisterOperationAction(c => AnalyzeCreation(c, model), OperationKind.ObjectCreation);
+            });
+        }
+
+        private static bool OpensTransaction(IMethodSymbol method, RoutingModel model)
+        {
+            switch (method.Name)
+            {
+                case "BeginTransaction":
+                case "BeginTransactionAsync":
+                case "UseTransaction":
+                case "UseTransactionAsync":
+                    return model.IsOrDerivesFrom(method.ContainingType, model.DatabaseFacade)
+                        || model.IsOrDerivesFrom(method.ContainingType, model.DbConnection)
+                        || (method.ContainingNamespace?.ToDisplayString() == "Microsoft.EntityFrameworkCore" && method.ContainingType?.Name == "RelationalDatabaseFacadeExtensions");
+                default:
+                    return false;
+            }
+        }
+
+        private static void AnalyzeInvocation(OperationAnalysisContext context, RoutingModel model)
+        {
+            var invocation = (IInvocationOperation)context.Operation;
+            if (OpensTransaction(invocation.TargetMethod, model))
+            {
+                Report(context, model, invocation.Syntax, invocation.TargetMethod.Name);
+            }
+        }
+
+        private static void AnalyzeCreation(OperationAnalysisContext context, RoutingModel model)
+        {
+            var creation = (IObjectCreationOperation)context.Operation;
+            if (model.TransactionScope is not null && SymbolEqualityComparer.Default.Equals(creation.Type, model.TransactionScope))
+            {
+                Report(context, model, creation.Syntax, "new TransactionScope");
+            }
+        }
+
+        private static void Report(OperationAnalysisContext context, RoutingModel model, SyntaxNode syntax, string what)
+        {
+            var routed = model.EnclosingRoutedMethod(syntax, context.Operation.SemanticModel!, context.CancellationToken);
+            if (routed is null)
+            {
+                return;
+            }
+
+            var route = model.EffectiveRoute(routed);
+            if (RoutingModel.IsReplicaRoute(route))
+            {
+                context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.TransactionInReplicaRoute, syntax.GetLocation(), what, routed.Name, RoutingModel.Describe(route)));
+            }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+using System.Collections.Immutable;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Diagnostics;
+using Microsoft.CodeAnalysis.Operations;
+
+namespace RoutingSdk.Analyzers
+{
+    /// <summary>QR0001: SaveChanges, ExecuteUpdate/ExecuteDelete and ExecuteSql* in [ReadReplica]/[AsyncReplica] code.</summary>
+    [DiagnosticAnalyzer(LanguageNames.CSharp)]
+    public sealed class WriteInReplicaRouteAnalyzer : DiagnosticAnalyzer
+    {
+        /// <inheritdoc />
+        public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics => ImmutableArray.Create(DiagnosticDescriptors.WriteInReplicaRoute);
+
+        /// <inheritdoc />
+        public override void Initialize(AnalysisContext context)
+        {
+            context.EnableConcurrentExecution();
+            context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
+            context.RegisterCompilationStartAction(start =>
+            {
+                var model = RoutingModel.Create(start.Compilation);
+                if (model is null)
+                {
+                    return;
+                }
+
+                start.RegisterOperationAction(c => Analyze(c, model), OperationKind.Invocation);
+            });
+        }
+
+        internal static bool IsWrite(IMethodSymbol method, RoutingModel model)
+        {
+            var name = method.Name;
+            var ns = method.ContainingNamespace?.ToDisplayString();
+            switch (name)
+            {
+                case "SaveChanges":
+                case "SaveChangesAsync":
+                    return model.IsOrDerivesFrom(method.ContainingType, model.DbContext);
+                case "ExecuteUpdate":
+                case "ExecuteUpdateAsync":
+                case "ExecuteDelete":
+                case "ExecuteDeleteAsync":
+                    return ns == "Microsoft.EntityFrameworkCore";
+                case "ExecuteSql":
+                case "ExecuteSqlAsync":
+                case "ExecuteSqlRaw":
+                case "ExecuteSqlRawAsync":
+                case "ExecuteSqlInterpolated":
+                case "ExecuteSqlInterpolatedAsync":
+                    return ns == "Microsoft.EntityFrameworkCore" && method.ContainingType?.Name == "RelationalDatabaseFacadeExtensions";
+                default:
+                    return false;
+            }
+        }
+
+        private static void Analyze(OperationAnalysisContext context, RoutingModel model)
+        {
+            var invocation = (IInvocationOperation)context.Operation;
+            if (!IsWrite(invocation.TargetMethod, model))
+            {
+                return;
+            }
+
+            var routed = model.EnclosingRoutedMethod(invocation.Syntax, invocation.SemanticModel!, context.CancellationToken);
+            if (routed is null)
+            {
+                return;
+            }
+
+            var route = model.EffectiveRoute(routed);
+            if (RoutingModel.IsReplicaRoute(route))
+            {
+                context.ReportDiagnostic(Diagnostic.Create(
+                    DiagnosticDescriptors.WriteInReplicaRoute, invocation.Syntax.GetLocation(), invocation.TargetMethod.Name, routed.Name, RoutingModel.Describe(route)));
+            }
+        }
+    }
+}
