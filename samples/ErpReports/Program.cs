@@ -1,24 +1,122 @@
-using Npgsql;
+using ErpReports.Model;
+using ErpReports.Operations;
+using ErpReports.Workload;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using RoutingSdk;
 
-// Prints which node answers through each endpoint of the local topology (scripts/cluster.sh env).
-var endpoints = new[] { "PRIMARY", "SYNC1", "SYNC2", "ASYNC1", "WRITE_VIP", "READ_VIP" };
-var missing = endpoints.Where(e => string.IsNullOrEmpty(Environment.GetEnvironmentVariable(e))).ToList();
-if (missing.Count > 0)
+// ErpReports: an ERP slice whose business operations are routed by RoutingSdk.
+//   dotnet run --project samples/ErpReports -- [--duration 20] [--concurrency 8] [--json result.json] [--config global3config.xml] [--orders 12000]
+var arguments = SampleArguments.Parse(args);
+if (arguments.Error is not null)
 {
-    Console.Error.WriteLine($"Set {string.Join(", ", missing)} (run it through scripts/demo.sh, which exports them from scripts/cluster.sh env).");
+    Console.Error.WriteLine(arguments.Error);
+    Console.Error.WriteLine(SampleArguments.Usage);
     return 2;
 }
 
-Console.WriteLine($"{"endpoint",-10} {"answered by",-12} in recovery");
-foreach (var endpoint in endpoints)
+var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], ContentRootPath = AppContext.BaseDirectory });
+builder.Logging.SetMinimumLevel(LogLevel.Warning);
+builder.Logging.AddFilter("Microsoft.EntityFrameworkCore", LogLevel.Critical); // the cancelled nightly statement is EF Core's error; the table reports the retry
+builder.Logging.AddFilter("RoutingSdk", LogLevel.Error); // the run's table reports retries and fallbacks
+
+var routing = arguments.ConfigPath is null
+    ? builder.Services.AddQueryRouting(builder.Configuration.GetSection("Routing"))
+    : builder.Services.AddQueryRouting(o => o.Health.Interval = TimeSpan.FromMilliseconds(500)).AddGlobalErpConfiguration(arguments.ConfigPath);
+routing.AddRoutedServicesFromAssembly(typeof(Program).Assembly);
+builder.Services.AddScoped<ICustomerCard, CustomerCard>();
+
+var recorder = new DecisionRecorder();
+builder.Services.AddSingleton<IRouteDecisionObserver>(recorder);
+builder.Services.AddDbContextPool<ErpDb>((sp, o) => o
+    .UseNpgsql(sp.GetRequiredService<RoutingPools>().PrimaryConnectionString)
+    .UseQueryRouting(sp));
+
+using var host = builder.Build();
+try
 {
-    var csb = new NpgsqlConnectionStringBuilder(Environment.GetEnvironmentVariable(endpoint)) { Pooling = false };
-    await using var conn = new NpgsqlConnection(csb.ConnectionString);
-    await conn.OpenAsync();
-    await using var cmd = new NpgsqlCommand("SELECT current_setting('cluster_name'), pg_is_in_recovery()", conn);
-    await using var reader = await cmd.ExecuteReaderAsync();
-    await reader.ReadAsync();
-    Console.WriteLine($"{endpoint,-10} {reader.GetString(0),-12} {reader.GetBoolean(1)}");
+    await host.StartAsync(); // validates the routing options and starts the health monitor
+}
+catch (Exception ex) when (ex is RoutingConfigurationException or Microsoft.Extensions.Options.OptionsValidationException)
+{
+    Console.Error.WriteLine(ex.Message);
+    return 1;
 }
 
-return 0;
+var pools = host.Services.GetRequiredService<RoutingPools>();
+Console.WriteLine($"Pools: {string.Join(", ", pools.GetStatus().Select(p => $"{p.Name} {p.Endpoint} [{p.Role}]"))}");
+
+int orders;
+int customers;
+int maxInvoice;
+await using (var scope = host.Services.CreateAsyncScope())
+{
+    var db = scope.ServiceProvider.GetRequiredService<ErpDb>();
+    Console.WriteLine($"Preparing data (at least {arguments.Orders:N0} sales orders)...");
+    orders = await Seeder.EnsureAsync(db, arguments.Orders, CancellationToken.None);
+    using var _ = RoutingScope.Begin(RouteKind.MasterOnly, "Setup.Counts");
+    customers = await db.Customers.CountAsync();
+    maxInvoice = await db.Invoices.MaxAsync(i => i.Id);
+}
+
+// Asynchronous replicas replay with a delay; a first run's fresh schema must reach them before old invoices are printed there.
+var deadline = DateTime.UtcNow.AddSeconds(60);
+while (pools.GetStatus().Any(p => p.Role == PoolRole.AsyncReplica && p.IsAvailable && !(p.LagMilliseconds == 0)) && DateTime.UtcNow < deadline)
+{
+    await Task.Delay(200);
+}
+
+Console.WriteLine($"{orders:N0} sales orders, {customers:N0} customers. Running the workload for {arguments.Duration.TotalSeconds:F0} s with {arguments.Concurrency} workers:");
+var nodes = builder.Configuration.GetSection("Nodes").GetChildren().ToDictionary(c => c.Key, c => c.Value!);
+var runner = new WorkloadRunner(host.Services, recorder, new ServerStatistics(nodes), pools.PrimaryConnectionString);
+var result = await runner.RunAsync(new WorkloadOptions(arguments.Duration, arguments.Concurrency, customers, maxInvoice), CancellationToken.None);
+
+Console.WriteLine();
+Console.WriteLine(result.ToTable(pools.GetStatus().Select(p => p.Name).ToList(), nodes.Keys.ToList()));
+if (arguments.JsonPath is not null)
+{
+    await File.WriteAllTextAsync(arguments.JsonPath, result.ToJson());
+    Console.WriteLine($"Wrote {arguments.JsonPath}");
+}
+
+await host.StopAsync();
+return result.Errors.Count == 0 ? 0 : 1;
+
+internal sealed record SampleArguments(TimeSpan Duration, int Concurrency, string? JsonPath, string? ConfigPath, int Orders, string? Error)
+{
+    public const string Usage = "usage: ErpReports [--duration <seconds>] [--concurrency <workers>] [--json <file>] [--config <global3config.xml>] [--orders <count>]";
+
+    public static SampleArguments Parse(string[] args)
+    {
+        var result = new SampleArguments(TimeSpan.FromSeconds(20), 8, null, null, 12_000, null);
+        for (var i = 0; i < args.Length; i++)
+        {
+            string? Next() => i + 1 < args.Length ? args[++i] : null;
+            switch (args[i])
+            {
+                case "--duration" when int.TryParse(Next(), out var seconds) && seconds > 0:
+                    result = result with { Duration = TimeSpan.FromSeconds(seconds) };
+                    break;
+                case "--concurrency" when int.TryParse(Next(), out var workers) && workers is > 0 and <= 256:
+                    result = result with { Concurrency = workers };
+                    break;
+                case "--orders" when int.TryParse(Next(), out var count) && count >= 100:
+                    result = result with { Orders = count };
+                    break;
+                case "--json" when Next() is { } json:
+                    result = result with { JsonPath = json };
+                    break;
+                case "--config" when Next() is { } config:
+                    result = result with { ConfigPath = Path.GetFullPath(config) };
+                    break;
+                default:
+                    return result with { Error = $"Unknown or invalid argument '{args[i]}' (durations and counts must be positive whole numbers; concurrency at most 256)." };
+            }
+        }
+
+        return result;
+    }
+}

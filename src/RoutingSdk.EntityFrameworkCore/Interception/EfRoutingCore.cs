@@ -41,9 +41,10 @@ internal sealed partial class EfRoutingCore(QueryRouter router, CausalReadGate g
         var (state, scope, request, decision) = Decide(context);
         if (decision.PoolRole == PoolRole.AsyncReplica && !gate.MayRead(Router, decision.Pool, scope))
         {
-            decision = Router.Decide(request with { AvoidAsyncReplicas = true }, scope, state.ExcludePool);
+            decision = Router.Peek(request with { AvoidAsyncReplicas = true }, scope, state.ExcludePool);
         }
 
+        Router.Record(decision, scope);
         Apply(connection, state, scope, decision);
     }
 
@@ -52,9 +53,10 @@ internal sealed partial class EfRoutingCore(QueryRouter router, CausalReadGate g
         var (state, scope, request, decision) = Decide(context);
         if (decision.PoolRole == PoolRole.AsyncReplica && !await gate.MayReadAsync(Router, decision.Pool, scope, cancellationToken).ConfigureAwait(false))
         {
-            decision = Router.Decide(request with { AvoidAsyncReplicas = true }, scope, state.ExcludePool);
+            decision = Router.Peek(request with { AvoidAsyncReplicas = true }, scope, state.ExcludePool);
         }
 
+        Router.Record(decision, scope);
         Apply(connection, state, scope, decision);
     }
 
@@ -69,7 +71,7 @@ internal sealed partial class EfRoutingCore(QueryRouter router, CausalReadGate g
         // may host writes, a transaction or session state later: the primary.
         var userOpened = !state.InEfOperation && !isWrite;
         var request = new RouteRequest(isWrite, inTransaction, UserOpenedConnection: userOpened, RetryAttempt: state.RetryAttempt);
-        return (state, scope, request, Router.Decide(request, scope, state.ExcludePool));
+        return (state, scope, request, Router.Peek(request, scope, state.ExcludePool));
     }
 
     private void Apply(DbConnection connection, RoutingContextState state, RoutingScope? scope, RouteDecision decision)

@@ -41,6 +41,7 @@ public static class QueryRoutingServiceCollectionExtensions
         services.TryAddSingleton<PoolHealthRegistry>();
         services.TryAddSingleton<QueryRouter>();
         services.TryAddSingleton<RoutingSdk.Consistency.CausalReadGate>();
+        services.TryAddSingleton(sp => new RoutingPools(sp.GetRequiredService<QueryRouter>()));
         services.TryAddSingleton(sp => new RoutingDataSource(sp.GetRequiredService<QueryRouter>(), sp.GetRequiredService<RoutingSdk.Consistency.CausalReadGate>()));
         services.TryAddSingleton<RoutingSdk.Health.PoolHealthMonitor>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, RoutingSdk.Health.PoolHealthMonitor>(

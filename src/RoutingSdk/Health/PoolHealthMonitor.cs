@@ -25,6 +25,7 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
     private readonly ConcurrentDictionary<string, NpgsqlDataSource> _dataSources = new(StringComparer.Ordinal);
     private CancellationTokenSource? _stopping;
     private Task? _loop;
+    private int _disposed;
 
     public PoolHealthMonitor(QueryRouter router, PoolHealthRegistry registry, IOptionsMonitor<RoutingOptions> options, ILogger<PoolHealthMonitor> logger)
     {
@@ -59,25 +60,31 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
 
         await RunOnceAsync(cancellationToken).ConfigureAwait(false);
         _registry.MonitorActive = true;
-        _stopping = new CancellationTokenSource();
-        _loop = Task.Run(() => LoopAsync(_stopping.Token), CancellationToken.None);
+        var stopping = new CancellationTokenSource();
+        _stopping = stopping;
+        _loop = Task.Run(() => LoopAsync(stopping.Token), CancellationToken.None);
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         _registry.MonitorActive = false;
-        if (_stopping is null || _loop is null)
+        var stopping = Interlocked.Exchange(ref _stopping, null);
+        if (stopping is null || _loop is null)
         {
             return;
         }
 
-        await _stopping.CancelAsync().ConfigureAwait(false);
+        await stopping.CancelAsync().ConfigureAwait(false);
         try
         {
             await _loop.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
+        }
+        finally
+        {
+            stopping.Dispose();
         }
     }
 
@@ -169,7 +176,8 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
             var inRecovery = reader.GetBoolean(0);
             var node = reader.GetString(1);
             var replay = reader.IsDBNull(2) ? (ulong?)null : ParseLsn(reader.GetString(2));
-            var sinceLastReplay = reader.IsDBNull(3) ? double.PositiveInfinity : Convert.ToDouble(reader.GetValue(3), CultureInfo.InvariantCulture);
+            // No transaction replayed since the standby started: behind, by an unknown time.
+            var sinceLastReplay = reader.IsDBNull(3) ? double.NaN : Convert.ToDouble(reader.GetValue(3), CultureInfo.InvariantCulture);
 
             if (!inRecovery)
             {
@@ -318,8 +326,13 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
 
     public async ValueTask DisposeAsync()
     {
+        // Registered as itself and as IHostedService: DI may dispose it twice.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await StopAsync(CancellationToken.None).ConfigureAwait(false);
-        _stopping?.Dispose();
         foreach (var ds in _dataSources.Values)
         {
             await ds.DisposeAsync().ConfigureAwait(false);

@@ -92,12 +92,13 @@ public sealed class RoutingDataSource : DbDataSource
     {
         var scope = RoutingScope.Current;
         var request = new RouteRequest(false, System.Transactions.Transaction.Current is not null, ExplicitRouteRequired: true);
-        var decision = _router.Decide(request, scope);
+        var decision = _router.Peek(request, scope);
         if (!_gate.MayRead(_router, decision.Pool, scope))
         {
-            decision = _router.Decide(request with { AvoidAsyncReplicas = true }, scope);
+            decision = _router.Peek(request with { AvoidAsyncReplicas = true }, scope);
         }
 
+        _router.Record(decision, scope);
         return decision;
     }
 

@@ -67,6 +67,16 @@ internal sealed class QueryRouter : IDisposable
     public RouteDecision Decide(in RouteRequest request, RoutingScope? scope, RoutingPool? exclude = null)
     {
         var decision = DecideCore(request, scope, exclude);
+        Record(decision, scope);
+        return decision;
+    }
+
+    /// <summary>Decides without telling anyone yet: for callers that may still revise the decision (read-your-writes).</summary>
+    public RouteDecision Peek(in RouteRequest request, RoutingScope? scope, RoutingPool? exclude = null) => DecideCore(request, scope, exclude);
+
+    /// <summary>Makes a decision count: operation state, metrics, the Debug log and observers.</summary>
+    public void Record(in RouteDecision decision, RoutingScope? scope)
+    {
         if (decision.Reason is RouteDecisionReason.WriteCommand or RouteDecisionReason.InsideTransaction)
         {
             // Read-your-writes: later async-replica reads of this operation must see what it wrote.
@@ -83,8 +93,6 @@ internal sealed class QueryRouter : IDisposable
         {
             observer.OnDecision(decision);
         }
-
-        return decision;
     }
 
     private RouteDecision DecideCore(in RouteRequest request, RoutingScope? scope, RoutingPool? exclude)
