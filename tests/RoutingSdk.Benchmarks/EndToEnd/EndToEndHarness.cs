@@ -1,0 +1,292 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace RoutingSdk.Benchmarks.EndToEnd;
+
+public sealed class BenchOrder
+{
+    public int Id { get; set; }
+
+    public int CustomerId { get; set; }
+
+    public decimal Total { get; set; }
+
+    public int Counter { get; set; }
+}
+
+public sealed class ShopDb(DbContextOptions<ShopDb> options) : DbContext(options)
+{
+    public DbSet<BenchOrder> Orders => Set<BenchOrder>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder) =>
+        modelBuilder.Entity<BenchOrder>(e =>
+        {
+            e.ToTable("bench_orders", "bench");
+            e.Property(o => o.Total).HasPrecision(12, 2);
+            e.HasIndex(o => o.CustomerId);
+        });
+}
+
+/// <summary>One way of reaching the nodes: a context for reads and one for writes (the same one where routing decides).</summary>
+public sealed record Variant(string Key, string Description, Func<IServiceProvider, ShopDb> Reads, Func<IServiceProvider, ShopDb> Writes, ServiceProvider Services);
+
+/// <summary>
+/// The same ERP workload (point reads by key, a small report query, 10% writes) through plain EF Core on the primary,
+/// RoutingSdk (direct pools and through HAProxy), Npgsql's multi-host prefer-standby data source, and two hand-rolled contexts.
+/// Where reads ran comes from pg_stat_statements on every node.
+/// </summary>
+public sealed class EndToEndHarness(IReadOnlyDictionary<string, string> nodes, TimeSpan duration, int[] concurrencies, int repetitions)
+{
+    private const int Orders = 20_000;
+
+    public async Task<string> RunAsync()
+    {
+        await PrepareAsync();
+        var results = new List<RunResult>();
+        var variants = CreateVariants();
+        try
+        {
+            foreach (var concurrency in concurrencies)
+            {
+                foreach (var variant in variants)
+                {
+                    await RunOnceAsync(variant, concurrency, TimeSpan.FromSeconds(1)); // warm pools and compiled queries
+                    for (var rep = 0; rep < repetitions; rep++)
+                    {
+                        var result = await RunOnceAsync(variant, concurrency, duration);
+                        results.Add(result);
+                        Console.Error.WriteLine($"  {variant.Key} c={concurrency} rep {rep + 1}: p50 {result.P50Ms:F3} ms, {result.Throughput:F0} ops/s");
+                    }
+                }
+            }
+
+            // Overhead on the same node: routed to sync1 alone vs plain EF Core on sync1, point reads, one worker.
+            var overhead = new List<(double Plain, double Routed)>();
+            await using var plainSync1 = Plain(nodes["sync1"]);
+            await using var routedSync1 = Routed(("sync1", nodes["sync1"]));
+            for (var rep = 0; rep < repetitions; rep++)
+            {
+                var plain = await PointReadP50Async(plainSync1, TimeSpan.FromSeconds(Math.Max(2, duration.TotalSeconds / 2)));
+                var routed = await PointReadP50Async(routedSync1, TimeSpan.FromSeconds(Math.Max(2, duration.TotalSeconds / 2)));
+                overhead.Add((plain, routed));
+            }
+
+            return Report(results, overhead);
+        }
+        finally
+        {
+            foreach (var v in variants)
+            {
+                await v.Services.DisposeAsync();
+            }
+        }
+    }
+
+    private async Task PrepareAsync()
+    {
+        await using var conn = new NpgsqlConnection(nodes["primary"]);
+        await conn.OpenAsync();
+        await using var cmd = new NpgsqlCommand($"""
+            CREATE SCHEMA IF NOT EXISTS bench;
+            CREATE TABLE IF NOT EXISTS bench.bench_orders ("Id" int PRIMARY KEY, "CustomerId" int NOT NULL, "Total" numeric(12,2) NOT NULL, "Counter" int NOT NULL);
+            CREATE INDEX IF NOT EXISTS ix_bench_customer ON bench.bench_orders ("CustomerId");
+            INSERT INTO bench.bench_orders SELECT g, 1 + g % 500, round((random() * 1000)::numeric, 2), 0 FROM generate_series(1, {Orders}) g ON CONFLICT DO NOTHING;
+            ANALYZE bench.bench_orders;
+            """, conn);
+        await cmd.ExecuteNonQueryAsync();
+        await Task.Delay(3_000); // the delayed async replica and the statistics settle
+    }
+
+    private static ServiceProvider Plain(string connectionString)
+    {
+        var services = new ServiceCollection();
+        services.AddDbContextPool<ShopDb>(o => o.UseNpgsql(connectionString));
+        return services.BuildServiceProvider();
+    }
+
+    private ServiceProvider Routed(params (string Name, string ConnectionString)[] readPools)
+    {
+        var services = new ServiceCollection();
+        services.AddQueryRouting(o =>
+        {
+            o.Pools.Add(new RoutingPoolOptions { Name = "WritePool", Role = PoolRole.Primary, ConnectionString = nodes["primary"] });
+            foreach (var (name, cs) in readPools)
+            {
+                o.Pools.Add(new RoutingPoolOptions { Name = name, Role = PoolRole.SyncReplica, ConnectionString = cs, Priority = 100 });
+            }
+        });
+        services.AddDbContextPool<ShopDb>((sp, o) => o.UseNpgsql(nodes["primary"]).UseQueryRouting(sp));
+        return services.BuildServiceProvider();
+    }
+
+    private List<Variant> CreateVariants()
+    {
+        static ShopDb Get(IServiceProvider sp) => sp.GetRequiredService<ShopDb>();
+        var plain = Plain(nodes["primary"]);
+        var direct = Routed(("sync1", nodes["sync1"]), ("sync2", nodes["sync2"]));
+        var vip = Routed(("ReadPool", nodes["read_vip"]));
+
+        // (d) Npgsql multi-host: reads through prefer-standby with load balancing; writes need the primary, so a second context.
+        var multiHost = new ServiceCollection();
+        var hosts = string.Join(',', new[] { "primary", "sync1", "sync2" }.Select(n => new NpgsqlConnectionStringBuilder(nodes[n]) is var b ? $"{b.Host}:{b.Port}" : ""));
+        var template = new NpgsqlConnectionStringBuilder(nodes["primary"]) { Host = hosts, TargetSessionAttributes = "prefer-standby", LoadBalanceHosts = true };
+        multiHost.AddDbContextPool<ShopDb>(o => o.UseNpgsql(template.ConnectionString));
+        multiHost.AddKeyedScoped("write", (sp, _) => new ShopDb(new DbContextOptionsBuilder<ShopDb>().UseNpgsql(nodes["primary"]).Options));
+        var multiHostServices = multiHost.BuildServiceProvider();
+
+        // (e) Two hand-rolled contexts: reads alternate between the two replicas' connection strings, writes on the primary.
+        var twoContexts = new ServiceCollection();
+        var counter = 0;
+        twoContexts.AddKeyedScoped("read", (_, _) => new ShopDb(new DbContextOptionsBuilder<ShopDb>()
+            .UseNpgsql(Interlocked.Increment(ref counter) % 2 == 0 ? nodes["sync1"] : nodes["sync2"]).Options));
+        twoContexts.AddKeyedScoped("write", (_, _) => new ShopDb(new DbContextOptionsBuilder<ShopDb>().UseNpgsql(nodes["primary"]).Options));
+        var twoContextServices = twoContexts.BuildServiceProvider();
+
+        return
+        [
+            new("a", "plain EF Core, primary", Get, Get, plain),
+            new("b", "EF Core + RoutingSdk, sync1/sync2 direct", Get, Get, direct),
+            new("c", "EF Core + RoutingSdk, HAProxy read VIP", Get, Get, vip),
+            new("d", "EF Core, Npgsql multi-host prefer-standby", Get, sp => sp.GetRequiredKeyedService<ShopDb>("write"), multiHostServices),
+            new("e", "two hand-rolled DbContexts", sp => sp.GetRequiredKeyedService<ShopDb>("read"), sp => sp.GetRequiredKeyedService<ShopDb>("write"), twoContextServices),
+        ];
+    }
+
+    private sealed record RunResult(string Variant, string Description, int Concurrency, double P50Ms, double P99Ms, double Throughput, double AllocatedBytesPerOp,
+        Dictionary<string, long> ReadsByNode, long Errors);
+
+    private async Task<RunResult> RunOnceAsync(Variant variant, int concurrency, TimeSpan runFor)
+    {
+        var tag = $"bench:{variant.Key}";
+        var before = await ReadsByNodeAsync(tag);
+        var latencies = new List<double>[concurrency];
+        long ops = 0, errors = 0;
+        var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+        var clock = Stopwatch.StartNew();
+        using var stop = new CancellationTokenSource(runFor);
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(w => Task.Run(async () =>
+        {
+            var random = new Random(w * 7919 + concurrency);
+            var mine = latencies[w] = new List<double>(100_000);
+            while (!stop.IsCancellationRequested)
+            {
+                var dice = random.Next(100);
+                try
+                {
+                    await using var scope = variant.Services.CreateAsyncScope();
+                    if (dice < 10)
+                    {
+                        var db = variant.Writes(scope.ServiceProvider);
+                        var id = 1 + random.Next(Orders);
+                        await db.Orders.Where(o => o.Id == id).ExecuteUpdateAsync(s => s.SetProperty(o => o.Counter, o => o.Counter + 1));
+                    }
+                    else if (dice < 30)
+                    {
+                        var db = variant.Reads(scope.ServiceProvider);
+                        var customer = 1 + random.Next(500);
+                        await db.Orders.TagWith(tag).Where(o => o.CustomerId == customer).GroupBy(o => o.CustomerId)
+                            .Select(g => new { g.Key, Total = g.Sum(o => o.Total), Count = g.Count() }).ToListAsync();
+                    }
+                    else
+                    {
+                        var db = variant.Reads(scope.ServiceProvider);
+                        var id = 1 + random.Next(Orders);
+                        var started = Stopwatch.GetTimestamp();
+                        await db.Orders.TagWith(tag).AsNoTracking().FirstOrDefaultAsync(o => o.Id == id);
+                        mine.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                    }
+
+                    Interlocked.Increment(ref ops);
+                }
+                catch (Exception)
+                {
+                    Interlocked.Increment(ref errors);
+                }
+            }
+        })));
+        clock.Stop();
+        var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
+        var after = await ReadsByNodeAsync(tag);
+        var all = latencies.SelectMany(l => l).Order().ToArray();
+        return new RunResult(variant.Key, variant.Description, concurrency, Percentile(all, 0.50), Percentile(all, 0.99), ops / clock.Elapsed.TotalSeconds,
+            ops == 0 ? 0 : (double)allocated / ops, after.ToDictionary(kv => kv.Key, kv => kv.Value - before.GetValueOrDefault(kv.Key)), errors);
+    }
+
+    private static async Task<double> PointReadP50Async(ServiceProvider services, TimeSpan runFor)
+    {
+        var latencies = new List<double>();
+        var random = new Random(17);
+        var stop = Stopwatch.StartNew();
+        using (RoutingScope.Begin(RouteKind.ReadReplica))
+        {
+            while (stop.Elapsed < runFor)
+            {
+                await using var scope = services.CreateAsyncScope();
+                var db = scope.ServiceProvider.GetRequiredService<ShopDb>();
+                var id = 1 + random.Next(Orders);
+                var started = Stopwatch.GetTimestamp();
+                await db.Orders.AsNoTracking().FirstOrDefaultAsync(o => o.Id == id);
+                latencies.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            }
+        }
+
+        return Percentile(latencies.Order().ToArray(), 0.5);
+    }
+
+    private async Task<Dictionary<string, long>> ReadsByNodeAsync(string tag)
+    {
+        var result = new Dictionary<string, long>();
+        foreach (var node in new[] { "primary", "sync1", "sync2", "async1" })
+        {
+            await using var conn = new NpgsqlConnection(nodes[node]);
+            await conn.OpenAsync();
+            await using var cmd = new NpgsqlCommand("SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements WHERE query LIKE @tag AND query NOT LIKE '%pg_stat_statements%'", conn);
+            cmd.Parameters.AddWithValue("tag", $"%{tag}%");
+            result[node] = (long)(await cmd.ExecuteScalarAsync())!;
+        }
+
+        return result;
+    }
+
+    private static double Percentile(double[] sorted, double p) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))];
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length == 0 ? double.NaN : sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    private string Report(List<RunResult> results, List<(double Plain, double Routed)> overhead)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        sb.AppendLine(inv, $"End-to-end: {duration.TotalSeconds:F0} s per run, {repetitions} repetitions (medians; spread = min–max), workload 70% point reads, 20% small report, 10% writes.");
+        sb.AppendLine();
+        sb.AppendLine("| variant | workers | point-read p50 ms (spread) | ratio to (a) | p99 ms | ops/s (spread) | ratio to (a) | KB allocated/op | reads on primary / sync1 / sync2 / async1 | errors |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
+        foreach (var group in results.GroupBy(r => (r.Concurrency, r.Variant)))
+        {
+            var runs = group.ToList();
+            var baseline = results.Where(r => r.Concurrency == group.Key.Concurrency && r.Variant == "a").ToList();
+            var p50 = Median(runs.Select(r => r.P50Ms));
+            var tput = Median(runs.Select(r => r.Throughput));
+            var reads = new[] { "primary", "sync1", "sync2", "async1" }.Select(n => runs.Sum(r => r.ReadsByNode.GetValueOrDefault(n))).ToArray();
+            var totalReads = Math.Max(1, reads.Sum());
+            sb.AppendLine(inv,
+                $"| ({group.Key.Variant}) {runs[0].Description} | {group.Key.Concurrency} | {p50:F3} ({runs.Min(r => r.P50Ms):F3}–{runs.Max(r => r.P50Ms):F3}) | {p50 / Median(baseline.Select(r => r.P50Ms)):F2}× " +
+                $"| {Median(runs.Select(r => r.P99Ms)):F3} | {tput:F0} ({runs.Min(r => r.Throughput):F0}–{runs.Max(r => r.Throughput):F0}) | {tput / Median(baseline.Select(r => r.Throughput)):F2}× " +
+                $"| {Median(runs.Select(r => r.AllocatedBytesPerOp)) / 1024:F1} | {string.Join(" / ", reads.Select(r => $"{100.0 * r / totalReads:F1}%"))} | {runs.Sum(r => r.Errors)} |");
+        }
+
+        sb.AppendLine();
+        var plain = Median(overhead.Select(o => o.Plain));
+        var routed = Median(overhead.Select(o => o.Routed));
+        sb.AppendLine(inv, $"Same node, one worker, point reads: plain EF Core on sync1 p50 {plain:F3} ms, RoutingSdk routed to sync1 p50 {routed:F3} ms: ratio {routed / plain:F3}× " +
+            $"(runs: {string.Join(", ", overhead.Select(o => $"{o.Routed / o.Plain:F3}"))}).");
+        return sb.ToString();
+    }
+}
