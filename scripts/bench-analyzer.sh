@@ -81,4 +81,5 @@ echo "  with the analyzer:    median ${m_with} ms (runs: ${with[*]})"
 awk -v a="$m_without" -v b="$m_with" 'BEGIN { printf "  build time ratio: %.3f (%+.1f%%)\n", b / a, 100 * (b - a) / a }'
 dotnet build --no-restore --no-incremental -nologo -v n -p:WithRoutingAnalyzer=true -p:ReportAnalyzer=true >"$work/report.log" 2>&1
 echo "  MSBuild analyzer report (ReportAnalyzer=true):"
-grep -E "Total analyzer execution time|RoutingSdk.Analyzers" "$work/report.log" | sed 's/^ */    /' | head -12
+# The per-analyzer table MSBuild prints with ReportAnalyzer (not the csc command line, which also names the DLL).
+grep -vE "csc |/analyzer:" "$work/report.log" | grep -E "Total analyzer execution time|Total generator execution time|RoutingSdk\.Analyzers|Microsoft\.CodeAnalysis\.(CSharp\.)?NetAnalyzers, " | sed 's/^ */    /' | head -12

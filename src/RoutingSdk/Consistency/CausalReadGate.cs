@@ -27,7 +27,12 @@ internal sealed class CausalReadGate : IAsyncDisposable, IDisposable
             return true;
         }
 
-        var operation = scope.Operation;
+        var operation = scope.ExistingOperation;
+        if (operation is null)
+        {
+            return true; // nothing written, no token to wait for
+        }
+
         if (operation.WroteSinceCapture)
         {
             operation.Captured(PrimaryLsn(router.WritePool));
@@ -45,7 +50,12 @@ internal sealed class CausalReadGate : IAsyncDisposable, IDisposable
             return true;
         }
 
-        var operation = scope.Operation;
+        var operation = scope.ExistingOperation;
+        if (operation is null)
+        {
+            return true; // nothing written, no token to wait for
+        }
+
         if (operation.WroteSinceCapture)
         {
             operation.Captured(await PrimaryLsnAsync(router.WritePool, cancellationToken).ConfigureAwait(false));

@@ -144,7 +144,7 @@ internal sealed class QueryRouter : IDisposable
             return Primary(RouteDecisionReason.UserOpenedConnection, route);
         }
 
-        if (scope is not null && scope.Operation.ReplicationUnconfirmed)
+        if (scope?.ExistingOperation is { ReplicationUnconfirmed: true })
         {
             return Primary(RouteDecisionReason.ReplicationNotConfirmed, route);
         }

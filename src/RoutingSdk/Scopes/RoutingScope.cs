@@ -21,7 +21,7 @@ public sealed class RoutingScope : IDisposable
 
     private RoutingScope(RouteKind requested, RouteKind route, string? scenario, RoutingCategory category, int? maxLag, RoutingScope? parent)
     {
-        Operation = parent?.Operation ?? new OperationState();
+        Root = parent?.Root ?? this;
         RequestedRoute = requested;
         Route = route;
         Scenario = scenario;
@@ -51,8 +51,23 @@ public sealed class RoutingScope : IDisposable
     /// <summary>The enclosing scope.</summary>
     public RoutingScope? Parent { get; }
 
-    /// <summary>Per-operation facts (writes, required WAL position), shared by nested scopes.</summary>
-    internal OperationState Operation { get; }
+    /// <summary>The outermost scope of this operation; it holds the operation's shared state.</summary>
+    internal RoutingScope Root { get; }
+
+    private OperationState? _operation;
+
+    /// <summary>Per-operation facts (writes, required WAL position), shared by nested scopes; created on first need.</summary>
+    internal OperationState Operation
+    {
+        get
+        {
+            var root = Root;
+            return root._operation ?? Interlocked.CompareExchange(ref root._operation, new OperationState(), null) ?? root._operation;
+        }
+    }
+
+    /// <summary>The operation's state if anything was recorded yet; reads never allocate it.</summary>
+    internal OperationState? ExistingOperation => Root._operation;
 
     /// <summary>
     /// Makes the rest of this operation read only data at least as new as <paramref name="token"/> (a write made by

@@ -64,15 +64,24 @@ public sealed class EndToEndHarness(IReadOnlyDictionary<string, string> nodes, T
                 }
             }
 
-            // Overhead on the same node: routed to sync1 alone vs plain EF Core on sync1, point reads, one worker.
-            var overhead = new List<(double Plain, double Routed)>();
+            // Overhead on the same node: routed to sync1 alone vs plain EF Core on sync1, point reads, one worker,
+            // interleaved runs. Read retry makes EF Core buffer each result, so it is measured on and off.
+            var overhead = new List<(double Plain, double Routed, double RoutedNoRetry)>();
             await using var plainSync1 = Plain(nodes["sync1"]);
             await using var routedSync1 = Routed(("sync1", nodes["sync1"]));
-            for (var rep = 0; rep < repetitions; rep++)
+            await using var routedNoRetry = Routed(o => o.ReadRetry.Enabled = false, ("sync1", nodes["sync1"]));
+            var slice = TimeSpan.FromSeconds(3);
+            foreach (var warm in new[] { plainSync1, routedSync1, routedNoRetry })
             {
-                var plain = await PointReadP50Async(plainSync1, TimeSpan.FromSeconds(Math.Max(2, duration.TotalSeconds / 2)));
-                var routed = await PointReadP50Async(routedSync1, TimeSpan.FromSeconds(Math.Max(2, duration.TotalSeconds / 2)));
-                overhead.Add((plain, routed));
+                await PointReadP50Async(warm, TimeSpan.FromSeconds(1));
+            }
+
+            for (var rep = 0; rep < Math.Max(5, repetitions); rep++)
+            {
+                var plain = await PointReadP50Async(plainSync1, slice);
+                var routed = await PointReadP50Async(routedSync1, slice);
+                var noRetry = await PointReadP50Async(routedNoRetry, slice);
+                overhead.Add((plain, routed, noRetry));
             }
 
             return Report(results, overhead);
@@ -108,11 +117,14 @@ public sealed class EndToEndHarness(IReadOnlyDictionary<string, string> nodes, T
         return services.BuildServiceProvider();
     }
 
-    private ServiceProvider Routed(params (string Name, string ConnectionString)[] readPools)
+    private ServiceProvider Routed(params (string Name, string ConnectionString)[] readPools) => Routed(_ => { }, readPools);
+
+    private ServiceProvider Routed(Action<RoutingOptions> configure, params (string Name, string ConnectionString)[] readPools)
     {
         var services = new ServiceCollection();
         services.AddQueryRouting(o =>
         {
+            configure(o);
             o.Pools.Add(new RoutingPoolOptions { Name = "WritePool", Role = PoolRole.Primary, ConnectionString = nodes["primary"] });
             foreach (var (name, cs) in readPools)
             {
@@ -162,7 +174,7 @@ public sealed class EndToEndHarness(IReadOnlyDictionary<string, string> nodes, T
     private async Task<RunResult> RunOnceAsync(Variant variant, int concurrency, TimeSpan runFor)
     {
         var tag = $"bench:{variant.Key}";
-        var before = await ReadsByNodeAsync(tag);
+        var before = await ReadsByNodeAsync();
         var latencies = new List<double>[concurrency];
         long ops = 0, errors = 0;
         var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
@@ -210,7 +222,7 @@ public sealed class EndToEndHarness(IReadOnlyDictionary<string, string> nodes, T
         })));
         clock.Stop();
         var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
-        var after = await ReadsByNodeAsync(tag);
+        var after = await ReadsByNodeAsync();
         var all = latencies.SelectMany(l => l).Order().ToArray();
         return new RunResult(variant.Key, variant.Description, concurrency, Percentile(all, 0.50), Percentile(all, 0.99), ops / clock.Elapsed.TotalSeconds,
             ops == 0 ? 0 : (double)allocated / ops, after.ToDictionary(kv => kv.Key, kv => kv.Value - before.GetValueOrDefault(kv.Key)), errors);
@@ -237,15 +249,19 @@ public sealed class EndToEndHarness(IReadOnlyDictionary<string, string> nodes, T
         return Percentile(latencies.Order().ToArray(), 0.5);
     }
 
-    private async Task<Dictionary<string, long>> ReadsByNodeAsync(string tag)
+    /// <summary>
+    /// SELECT calls per node. pg_stat_statements keys statements by shape (comments do not count), so tags cannot tell
+    /// variants apart; the variants run one at a time, so every SELECT delta during a run is that run's.
+    /// </summary>
+    private async Task<Dictionary<string, long>> ReadsByNodeAsync()
     {
         var result = new Dictionary<string, long>();
         foreach (var node in new[] { "primary", "sync1", "sync2", "async1" })
         {
             await using var conn = new NpgsqlConnection(nodes[node]);
             await conn.OpenAsync();
-            await using var cmd = new NpgsqlCommand("SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements WHERE query LIKE @tag AND query NOT LIKE '%pg_stat_statements%'", conn);
-            cmd.Parameters.AddWithValue("tag", $"%{tag}%");
+            await using var cmd = new NpgsqlCommand(
+                "SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements WHERE query ILIKE 'SELECT%' AND query NOT ILIKE '%pg_stat%' AND query NOT ILIKE '%current_setting%'", conn);
             result[node] = (long)(await cmd.ExecuteScalarAsync())!;
         }
 
@@ -260,7 +276,7 @@ public sealed class EndToEndHarness(IReadOnlyDictionary<string, string> nodes, T
         return sorted.Length == 0 ? double.NaN : sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
-    private string Report(List<RunResult> results, List<(double Plain, double Routed)> overhead)
+    private string Report(List<RunResult> results, List<(double Plain, double Routed, double RoutedNoRetry)> overhead)
     {
         var inv = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
@@ -285,8 +301,10 @@ public sealed class EndToEndHarness(IReadOnlyDictionary<string, string> nodes, T
         sb.AppendLine();
         var plain = Median(overhead.Select(o => o.Plain));
         var routed = Median(overhead.Select(o => o.Routed));
-        sb.AppendLine(inv, $"Same node, one worker, point reads: plain EF Core on sync1 p50 {plain:F3} ms, RoutingSdk routed to sync1 p50 {routed:F3} ms: ratio {routed / plain:F3}× " +
-            $"(runs: {string.Join(", ", overhead.Select(o => $"{o.Routed / o.Plain:F3}"))}).");
+        var noRetry = Median(overhead.Select(o => o.RoutedNoRetry));
+        sb.AppendLine(inv, $"Same node (sync1), one worker, point reads, {overhead.Count} interleaved 3 s runs, medians of p50:");
+        sb.AppendLine(inv, $"  plain EF Core {plain:F3} ms; RoutingSdk {routed:F3} ms = {routed / plain:F3}× (runs {string.Join(", ", overhead.Select(o => $"{o.Routed / o.Plain:F3}"))}); " +
+            $"RoutingSdk with ReadRetry off {noRetry:F3} ms = {noRetry / plain:F3}× (runs {string.Join(", ", overhead.Select(o => $"{o.RoutedNoRetry / o.Plain:F3}"))}).");
         return sb.ToString();
     }
 }

@@ -35,9 +35,11 @@ public sealed class QueryRouterReplicaRealityTests
         var (router, _, _) = TestTopologies.Router(TestTopologies.Standard());
         using var scope = RoutingScope.Begin(RouteKind.AsyncReplica);
         router.Decide(RouteRequest.Read, scope);
-        Assert.False(scope.Operation.WroteSinceCapture);
-        router.Decide(RouteRequest.Write, scope);
-        Assert.True(scope.Operation.WroteSinceCapture);
+        Assert.Null(scope.ExistingOperation); // a read-only operation never allocates its state
+        using var nested = RoutingScope.Begin(RouteKind.MasterOnly);
+        router.Decide(RouteRequest.Write, nested);
+        Assert.True(scope.Operation.WroteSinceCapture); // shared with the outer scope
+        Assert.Same(scope.Operation, nested.Operation);
     }
 
     [Fact]
