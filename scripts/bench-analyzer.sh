@@ -19,7 +19,6 @@ cat >"$work/Gen.csproj" <<XML
     <Nullable>enable</Nullable>
     <ImplicitUsings>enable</ImplicitUsings>
     <ManagePackageVersionsCentrally>false</ManagePackageVersionsCentrally>
-    <NoWarn>\$(NoWarn);QR0001;QR0002;QR0003;QR0005;QR0006;QR0007;QR0008</NoWarn>
   </PropertyGroup>
   <ItemGroup>
     <PackageReference Include="Microsoft.EntityFrameworkCore.Relational" Version="10.0.14" />
@@ -79,7 +78,7 @@ echo "Analyzer compile-time benchmark: $files generated files, $runs no-incremen
 echo "  without the analyzer: median ${m_without} ms (runs: ${without[*]})"
 echo "  with the analyzer:    median ${m_with} ms (runs: ${with[*]})"
 awk -v a="$m_without" -v b="$m_with" 'BEGIN { printf "  build time ratio: %.3f (%+.1f%%)\n", b / a, 100 * (b - a) / a }'
-dotnet build --no-restore --no-incremental -nologo -v n -p:WithRoutingAnalyzer=true -p:ReportAnalyzer=true >"$work/report.log" 2>&1
+dotnet build --no-restore --no-incremental -nologo -v d -p:WithRoutingAnalyzer=true -p:ReportAnalyzer=true >"$work/report.log" 2>&1
 echo "  MSBuild analyzer report (ReportAnalyzer=true):"
 # The per-analyzer table MSBuild prints with ReportAnalyzer (not the csc command line, which also names the DLL).
 grep -vE "csc |/analyzer:" "$work/report.log" | grep -E "Total analyzer execution time|Total generator execution time|RoutingSdk\.Analyzers|Microsoft\.CodeAnalysis\.(CSharp\.)?NetAnalyzers, " | sed 's/^ */    /' | head -12

@@ -6,26 +6,14 @@ namespace RoutingSdk.Analyzers
 {
     /// <summary>QR0008: an async void routed method.</summary>
     [DiagnosticAnalyzer(LanguageNames.CSharp)]
-    public sealed class AsyncVoidAnalyzer : DiagnosticAnalyzer
+    public sealed class AsyncVoidAnalyzer : RoutingAnalyzer
     {
         /// <inheritdoc />
         public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics => ImmutableArray.Create(DiagnosticDescriptors.AsyncVoidRoutedMethod);
 
-        /// <inheritdoc />
-        public override void Initialize(AnalysisContext context)
+        private protected override void Register(CompilationStartAnalysisContext start, RoutingModel model)
         {
-            context.EnableConcurrentExecution();
-            context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
-            context.RegisterCompilationStartAction(start =>
-            {
-                var model = RoutingModel.Create(start.Compilation);
-                if (model is null)
-                {
-                    return;
-                }
-
-                start.RegisterSymbolAction(c => Analyze(c, model), SymbolKind.Method);
-            });
+            start.RegisterSymbolAction(c => Analyze(c, model), SymbolKind.Method);
         }
 
         private static void Analyze(SymbolAnalysisContext context, RoutingModel model)

@@ -7,7 +7,7 @@ namespace RoutingSdk.Analyzers
 {
     /// <summary>QR0003: a routing attribute on a static, non-public or non-interceptable member, or on a sealed class without an interface.</summary>
     [DiagnosticAnalyzer(LanguageNames.CSharp)]
-    public sealed class AttributeCannotTakeEffectAnalyzer : DiagnosticAnalyzer
+    public sealed class AttributeCannotTakeEffectAnalyzer : RoutingAnalyzer
     {
         /// <summary>Diagnostic property telling the code fix that adding 'virtual' fixes it.</summary>
         public const string CanMakeVirtual = "CanMakeVirtual";
@@ -15,22 +15,10 @@ namespace RoutingSdk.Analyzers
         /// <inheritdoc />
         public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics => ImmutableArray.Create(DiagnosticDescriptors.AttributeCannotTakeEffect);
 
-        /// <inheritdoc />
-        public override void Initialize(AnalysisContext context)
+        private protected override void Register(CompilationStartAnalysisContext start, RoutingModel model)
         {
-            context.EnableConcurrentExecution();
-            context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
-            context.RegisterCompilationStartAction(start =>
-            {
-                var model = RoutingModel.Create(start.Compilation);
-                if (model is null)
-                {
-                    return;
-                }
-
-                start.RegisterSymbolAction(c => AnalyzeMethod(c, model), SymbolKind.Method);
-                start.RegisterSymbolAction(c => AnalyzeType(c, model), SymbolKind.NamedType);
-            });
+            start.RegisterSymbolAction(c => AnalyzeMethod(c, model), SymbolKind.Method);
+            start.RegisterSymbolAction(c => AnalyzeType(c, model), SymbolKind.NamedType);
         }
 
         private static void AnalyzeMethod(SymbolAnalysisContext context, RoutingModel model)

@@ -7,26 +7,14 @@ namespace RoutingSdk.Analyzers
 {
     /// <summary>QR0007: Task.Run, TaskFactory.StartNew, ThreadPool.QueueUserWorkItem or an un-awaited async call inside a routed method.</summary>
     [DiagnosticAnalyzer(LanguageNames.CSharp)]
-    public sealed class BackgroundWorkAnalyzer : DiagnosticAnalyzer
+    public sealed class BackgroundWorkAnalyzer : RoutingAnalyzer
     {
         /// <inheritdoc />
         public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics => ImmutableArray.Create(DiagnosticDescriptors.RouteEscapesIntoBackgroundWork);
 
-        /// <inheritdoc />
-        public override void Initialize(AnalysisContext context)
+        private protected override void Register(CompilationStartAnalysisContext start, RoutingModel model)
         {
-            context.EnableConcurrentExecution();
-            context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
-            context.RegisterCompilationStartAction(start =>
-            {
-                var model = RoutingModel.Create(start.Compilation);
-                if (model is null)
-                {
-                    return;
-                }
-
-                start.RegisterOperationAction(c => Analyze(c, model), OperationKind.Invocation);
-            });
+            start.RegisterOperationAction(c => Analyze(c, model), OperationKind.Invocation);
         }
 
         // Task.Run and TaskFactory.StartNew return a task: they escape only when that task is not awaited (the discard rule below).
@@ -35,23 +23,19 @@ namespace RoutingSdk.Analyzers
 
         private static bool IsDiscardedAwaitable(IInvocationOperation invocation, RoutingModel model)
         {
-            if (!model.IsAwaitable(invocation.Type))
-            {
-                return false;
-            }
-
             var parent = invocation.Parent;
             while (parent is IConversionOperation)
             {
                 parent = parent.Parent;
             }
 
-            return parent switch
+            var discarded = parent switch
             {
                 IExpressionStatementOperation => true,
                 ISimpleAssignmentOperation { Target: IDiscardOperation } => true,
                 _ => false,
             };
+            return discarded && model.IsAwaitable(invocation.Type);
         }
 
         private static void Analyze(OperationAnalysisContext context, RoutingModel model)

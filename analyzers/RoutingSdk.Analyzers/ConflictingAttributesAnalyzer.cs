@@ -7,30 +7,24 @@ namespace RoutingSdk.Analyzers
 {
     /// <summary>QR0004: two or more routing attributes on one member or type.</summary>
     [DiagnosticAnalyzer(LanguageNames.CSharp)]
-    public sealed class ConflictingAttributesAnalyzer : DiagnosticAnalyzer
+    public sealed class ConflictingAttributesAnalyzer : RoutingAnalyzer
     {
         /// <inheritdoc />
         public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics => ImmutableArray.Create(DiagnosticDescriptors.ConflictingAttributes);
 
-        /// <inheritdoc />
-        public override void Initialize(AnalysisContext context)
+        private protected override void Register(CompilationStartAnalysisContext start, RoutingModel model)
         {
-            context.EnableConcurrentExecution();
-            context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
-            context.RegisterCompilationStartAction(start =>
-            {
-                var model = RoutingModel.Create(start.Compilation);
-                if (model is null)
-                {
-                    return;
-                }
-
-                start.RegisterSymbolAction(c => Analyze(c, model), SymbolKind.Method, SymbolKind.NamedType);
-            });
+            start.RegisterSymbolAction(c => Analyze(c, model), SymbolKind.Method, SymbolKind.NamedType);
         }
 
         private static void Analyze(SymbolAnalysisContext context, RoutingModel model)
         {
+            var all = context.Symbol.GetAttributes();
+            if (all.Length < 2)
+            {
+                return;
+            }
+
             var attributes = model.RoutingAttributes(context.Symbol).ToList();
             if (attributes.Count < 2)
             {

@@ -1,7 +1,5 @@
 using System.Collections.Immutable;
-using System.Linq;
 using Microsoft.CodeAnalysis;
-using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Diagnostics;
 using Microsoft.CodeAnalysis.Operations;
@@ -10,32 +8,29 @@ namespace RoutingSdk.Analyzers
 {
     /// <summary>QR0005: a routed method returning IQueryable&lt;T&gt;, or a lazy LINQ chain over one, that runs after the scope ends.</summary>
     [DiagnosticAnalyzer(LanguageNames.CSharp)]
-    public sealed class DeferredQueryAnalyzer : DiagnosticAnalyzer
+    public sealed class DeferredQueryAnalyzer : RoutingAnalyzer
     {
         /// <inheritdoc />
         public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics => ImmutableArray.Create(DiagnosticDescriptors.DeferredQueryEscapesScope);
 
-        /// <inheritdoc />
-        public override void Initialize(AnalysisContext context)
+        private protected override void Register(CompilationStartAnalysisContext start, RoutingModel model)
         {
-            context.EnableConcurrentExecution();
-            context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
-            context.RegisterCompilationStartAction(start =>
-            {
-                var model = RoutingModel.Create(start.Compilation);
-                if (model is null)
-                {
-                    return;
-                }
-
-                start.RegisterSyntaxNodeAction(c => AnalyzeMethod(c, model), SyntaxKind.MethodDeclaration);
-            });
+            var enumerable = start.Compilation.GetTypeByMetadataName("System.Collections.Generic.IEnumerable`1");
+            start.RegisterSymbolAction(c => AnalyzeReturnType(c, model), SymbolKind.Method);
+            start.RegisterOperationAction(c => AnalyzeReturn(c, model, enumerable), OperationKind.Return);
         }
 
-        private static void AnalyzeMethod(SyntaxNodeAnalysisContext context, RoutingModel model)
+        /// <summary>The declared return type is a query (IQueryable&lt;T&gt;, possibly inside Task/ValueTask).</summary>
+        private static void AnalyzeReturnType(SymbolAnalysisContext context, RoutingModel model)
         {
-            var declaration = (MethodDeclarationSyntax)context.Node;
-            if (context.SemanticModel.GetDeclaredSymbol(declaration, context.CancellationToken) is not { } method)
+            var method = (IMethodSymbol)context.Symbol;
+            if (method.MethodKind != MethodKind.Ordinary || method.ReturnsVoid || method.ContainingType?.TypeKind == TypeKind.Interface)
+            {
+                return;
+            }
+
+            var returnType = model.Unwrap(method.ReturnType);
+            if (!model.ImplementsQueryable(returnType))
             {
                 return;
             }
@@ -46,36 +41,60 @@ namespace RoutingSdk.Analyzers
                 return;
             }
 
-            var returnType = model.Unwrap(method.ReturnType);
-            if (model.ImplementsQueryable(returnType))
+            foreach (var reference in method.DeclaringSyntaxReferences)
             {
-                Report(context, declaration.ReturnType.GetLocation(), method, returnType, route);
-                return;
-            }
-
-            // A lazy chain returned as IEnumerable<T>: an iterator (yield) runs inside the route, a returned IQueryable does not.
-            if (declaration.Body?.DescendantNodes().OfType<YieldStatementSyntax>().Any() == true)
-            {
-                return;
-            }
-
-            var returned = declaration.ExpressionBody is { } arrow
-                ? new[] { arrow.Expression }
-                : declaration.Body?.DescendantNodes(n => n is not AnonymousFunctionExpressionSyntax && n is not LocalFunctionStatementSyntax)
-                    .OfType<ReturnStatementSyntax>().Select(r => r.Expression).Where(e => e is not null).Cast<ExpressionSyntax>().ToArray()
-                  ?? new ExpressionSyntax[0];
-            foreach (var expression in returned)
-            {
-                var type = context.SemanticModel.GetTypeInfo(expression is AwaitExpressionSyntax awaited ? awaited.Expression : expression, context.CancellationToken).Type;
-                if (type is not null && model.ImplementsQueryable(model.Unwrap(type)))
+                if (reference.GetSyntax(context.CancellationToken) is MethodDeclarationSyntax declaration)
                 {
-                    Report(context, expression.GetLocation(), method, model.Unwrap(type), route);
+                    Report(context.ReportDiagnostic, declaration.ReturnType.GetLocation(), method, returnType, route);
                 }
             }
         }
 
-        private static void Report(SyntaxNodeAnalysisContext context, Location location, IMethodSymbol method, ITypeSymbol type, Route route) =>
-            context.ReportDiagnostic(Diagnostic.Create(
+        /// <summary>A routed method declared to return IEnumerable&lt;T&gt; returns a query object (a lazy chain over IQueryable).</summary>
+        private static void AnalyzeReturn(OperationAnalysisContext context, RoutingModel model, INamedTypeSymbol? enumerable)
+        {
+            var operation = (IReturnOperation)context.Operation;
+            if (operation.ReturnedValue is null || enumerable is null || context.ContainingSymbol is not IMethodSymbol method
+                || !SymbolEqualityComparer.Default.Equals(model.Unwrap(method.ReturnType).OriginalDefinition, enumerable))
+            {
+                return;
+            }
+
+            // A return inside a lambda or local function belongs to that function, not to the routed method.
+            for (var parent = operation.Parent; parent is not null; parent = parent.Parent)
+            {
+                if (parent is IAnonymousFunctionOperation or ILocalFunctionOperation)
+                {
+                    return;
+                }
+            }
+
+            var value = operation.ReturnedValue;
+            while (value is IConversionOperation conversion)
+            {
+                value = conversion.Operand;
+            }
+
+            if (value is IAwaitOperation awaited)
+            {
+                value = awaited.Operation;
+            }
+
+            var type = value.Type is null ? null : model.Unwrap(value.Type);
+            if (type is null || !model.ImplementsQueryable(type))
+            {
+                return;
+            }
+
+            var route = model.EffectiveRoute(method);
+            if (route != Route.None)
+            {
+                Report(context.ReportDiagnostic, value.Syntax.GetLocation(), method, type, route);
+            }
+        }
+
+        private static void Report(System.Action<Diagnostic> report, Location location, IMethodSymbol method, ITypeSymbol type, Route route) =>
+            report(Diagnostic.Create(
                 DiagnosticDescriptors.DeferredQueryEscapesScope, location, method.Name,
                 type.ToDisplayString(SymbolDisplayFormat.MinimallyQualifiedFormat), RoutingModel.Describe(route)));
     }

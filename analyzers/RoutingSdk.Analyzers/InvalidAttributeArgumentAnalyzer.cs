@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Linq;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
@@ -8,31 +9,26 @@ namespace RoutingSdk.Analyzers
 {
     /// <summary>QR0009: MaxLagMilliseconds ≤ 0 or an empty Scenario on a routing attribute.</summary>
     [DiagnosticAnalyzer(LanguageNames.CSharp)]
-    public sealed class InvalidAttributeArgumentAnalyzer : DiagnosticAnalyzer
+    public sealed class InvalidAttributeArgumentAnalyzer : RoutingAnalyzer
     {
         /// <inheritdoc />
         public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics => ImmutableArray.Create(DiagnosticDescriptors.InvalidAttributeArgument);
 
-        /// <inheritdoc />
-        public override void Initialize(AnalysisContext context)
+        private protected override void Register(CompilationStartAnalysisContext start, RoutingModel model)
         {
-            context.EnableConcurrentExecution();
-            context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
-            context.RegisterCompilationStartAction(start =>
-            {
-                var model = RoutingModel.Create(start.Compilation);
-                if (model is null)
-                {
-                    return;
-                }
-
-                start.RegisterSyntaxNodeAction(c => Analyze(c, model), SyntaxKind.Attribute);
-            });
+            start.RegisterSyntaxNodeAction(c => Analyze(c, model), SyntaxKind.Attribute);
         }
 
         private static void Analyze(SyntaxNodeAnalysisContext context, RoutingModel model)
         {
             var attribute = (AttributeSyntax)context.Node;
+
+            // Syntax first: only attributes that set one of the checked properties are bound.
+            if (attribute.ArgumentList is null || !attribute.ArgumentList.Arguments.Any(a => a.NameEquals?.Name.Identifier.ValueText is "MaxLagMilliseconds" or "Scenario"))
+            {
+                return;
+            }
+
             if (attribute.ArgumentList is null
                 || context.SemanticModel.GetSymbolInfo(attribute, context.CancellationToken).Symbol is not IMethodSymbol constructor
                 || model.RouteOfAttribute(constructor.ContainingType) == Route.None)

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Linq;
 using Microsoft.CodeAnalysis;
@@ -18,6 +19,10 @@ namespace RoutingSdk.Analyzers
     /// <summary>The symbols RoutingSdk's rules are about, resolved once per compilation.</summary>
     internal sealed class RoutingModel
     {
+        // Per compilation: every invocation asks for its enclosing method's route and its target's route.
+        private readonly ConcurrentDictionary<IMethodSymbol, Route> _routes = new ConcurrentDictionary<IMethodSymbol, Route>(SymbolEqualityComparer.Default);
+        private readonly ConcurrentDictionary<INamedTypeSymbol, bool> _routedTypes = new ConcurrentDictionary<INamedTypeSymbol, bool>(SymbolEqualityComparer.Default);
+
         private RoutingModel(Compilation compilation, INamedTypeSymbol readReplica, INamedTypeSymbol? masterOnly, INamedTypeSymbol? asyncReplica)
         {
             ReadReplica = readReplica;
@@ -137,7 +142,24 @@ namespace RoutingSdk.Analyzers
         /// <summary>RoutingSdk's precedence: implementation method &gt; interface method &gt; implementation class &gt; interface.</summary>
         public Route EffectiveRoute(IMethodSymbol method)
         {
-            method = method.ReducedFrom ?? method;
+            method = (method.ReducedFrom ?? method).OriginalDefinition;
+            return _routes.GetOrAdd(method, m => ComputeRoute(m));
+        }
+
+        /// <summary>Whether a routing attribute appears on the type, its members, or its interfaces and their members.</summary>
+        private bool MayBeRouted(INamedTypeSymbol type) =>
+            _routedTypes.GetOrAdd(type.OriginalDefinition, t =>
+                DeclaredRoute(t) != Route.None
+                || t.GetMembers().Any(m => m is IMethodSymbol && DeclaredRoute(m) != Route.None)
+                || t.AllInterfaces.Any(i => DeclaredRoute(i.OriginalDefinition) != Route.None || i.GetMembers().Any(m => m is IMethodSymbol && DeclaredRoute(m) != Route.None)));
+
+        private Route ComputeRoute(IMethodSymbol method)
+        {
+            if (method.ContainingType is { } containing && !MayBeRouted(containing))
+            {
+                return Route.None;
+            }
+
             var own = DeclaredRoute(method.OriginalDefinition);
             if (own != Route.None)
             {

@@ -7,27 +7,15 @@ namespace RoutingSdk.Analyzers
 {
     /// <summary>QR0002: BeginTransaction[Async], UseTransaction[Async] and new TransactionScope in [ReadReplica]/[AsyncReplica] code.</summary>
     [DiagnosticAnalyzer(LanguageNames.CSharp)]
-    public sealed class TransactionInReplicaRouteAnalyzer : DiagnosticAnalyzer
+    public sealed class TransactionInReplicaRouteAnalyzer : RoutingAnalyzer
     {
         /// <inheritdoc />
         public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics => ImmutableArray.Create(DiagnosticDescriptors.TransactionInReplicaRoute);
 
-        /// <inheritdoc />
-        public override void Initialize(AnalysisContext context)
+        private protected override void Register(CompilationStartAnalysisContext start, RoutingModel model)
         {
-            context.EnableConcurrentExecution();
-            context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
-            context.RegisterCompilationStartAction(start =>
-            {
-                var model = RoutingModel.Create(start.Compilation);
-                if (model is null)
-                {
-                    return;
-                }
-
-                start.RegisterOperationAction(c => AnalyzeInvocation(c, model), OperationKind.Invocation);
-                start.RegisterOperationAction(c => AnalyzeCreation(c, model), OperationKind.ObjectCreation);
-            });
+            start.RegisterOperationAction(c => AnalyzeInvocation(c, model), OperationKind.Invocation);
+            start.RegisterOperationAction(c => AnalyzeCreation(c, model), OperationKind.ObjectCreation);
         }
 
         private static bool OpensTransaction(IMethodSymbol method, RoutingModel model)

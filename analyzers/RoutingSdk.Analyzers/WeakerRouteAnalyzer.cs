@@ -7,26 +7,14 @@ namespace RoutingSdk.Analyzers
 {
     /// <summary>QR0006: a weaker route called from a stricter one ([MasterOnly] → [ReadReplica]/[AsyncReplica]; [ReadReplica] → [AsyncReplica]).</summary>
     [DiagnosticAnalyzer(LanguageNames.CSharp)]
-    public sealed class WeakerRouteAnalyzer : DiagnosticAnalyzer
+    public sealed class WeakerRouteAnalyzer : RoutingAnalyzer
     {
         /// <inheritdoc />
         public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics => ImmutableArray.Create(DiagnosticDescriptors.WeakerRouteInStricterScope);
 
-        /// <inheritdoc />
-        public override void Initialize(AnalysisContext context)
+        private protected override void Register(CompilationStartAnalysisContext start, RoutingModel model)
         {
-            context.EnableConcurrentExecution();
-            context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
-            context.RegisterCompilationStartAction(start =>
-            {
-                var model = RoutingModel.Create(start.Compilation);
-                if (model is null)
-                {
-                    return;
-                }
-
-                start.RegisterOperationAction(c => Analyze(c, model), OperationKind.Invocation);
-            });
+            start.RegisterOperationAction(c => Analyze(c, model), OperationKind.Invocation);
         }
 
         private static void Analyze(OperationAnalysisContext context, RoutingModel model)

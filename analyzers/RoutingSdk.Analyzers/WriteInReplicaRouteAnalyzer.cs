@@ -7,26 +7,14 @@ namespace RoutingSdk.Analyzers
 {
     /// <summary>QR0001: SaveChanges, ExecuteUpdate/ExecuteDelete and ExecuteSql* in [ReadReplica]/[AsyncReplica] code.</summary>
     [DiagnosticAnalyzer(LanguageNames.CSharp)]
-    public sealed class WriteInReplicaRouteAnalyzer : DiagnosticAnalyzer
+    public sealed class WriteInReplicaRouteAnalyzer : RoutingAnalyzer
     {
         /// <inheritdoc />
         public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics => ImmutableArray.Create(DiagnosticDescriptors.WriteInReplicaRoute);
 
-        /// <inheritdoc />
-        public override void Initialize(AnalysisContext context)
+        private protected override void Register(CompilationStartAnalysisContext start, RoutingModel model)
         {
-            context.EnableConcurrentExecution();
-            context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
-            context.RegisterCompilationStartAction(start =>
-            {
-                var model = RoutingModel.Create(start.Compilation);
-                if (model is null)
-                {
-                    return;
-                }
-
-                start.RegisterOperationAction(c => Analyze(c, model), OperationKind.Invocation);
-            });
+            start.RegisterOperationAction(c => Analyze(c, model), OperationKind.Invocation);
         }
 
         internal static bool IsWrite(IMethodSymbol method, RoutingModel model)

@@ -250,8 +250,9 @@ public sealed class EndToEndHarness(IReadOnlyDictionary<string, string> nodes, T
     }
 
     /// <summary>
-    /// SELECT calls per node. pg_stat_statements keys statements by shape (comments do not count), so tags cannot tell
-    /// variants apart; the variants run one at a time, so every SELECT delta during a run is that run's.
+    /// Reads per node: calls of the workload's tagged queries. pg_stat_statements keys statements by shape (comments do
+    /// not count) and keeps the first text seen, so the tag cannot tell variants apart; the variants run one at a time,
+    /// so every delta during a run is that run's.
     /// </summary>
     private async Task<Dictionary<string, long>> ReadsByNodeAsync()
     {
@@ -261,7 +262,7 @@ public sealed class EndToEndHarness(IReadOnlyDictionary<string, string> nodes, T
             await using var conn = new NpgsqlConnection(nodes[node]);
             await conn.OpenAsync();
             await using var cmd = new NpgsqlCommand(
-                "SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements WHERE query ILIKE 'SELECT%' AND query NOT ILIKE '%pg_stat%' AND query NOT ILIKE '%current_setting%'", conn);
+                "SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements WHERE query LIKE '-- bench:%' AND query NOT LIKE '%pg_stat%'", conn);
             result[node] = (long)(await cmd.ExecuteScalarAsync())!;
         }
 
