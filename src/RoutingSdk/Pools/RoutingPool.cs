@@ -15,8 +15,12 @@ internal sealed class RoutingPool
         UsageRatio = options.UsageRatio;
         ConnectionString = effectiveConnectionString;
         Health = health;
-        DisplayName = Describe(Name, effectiveConnectionString);
+        Endpoint = DescribeEndpoint(effectiveConnectionString);
+        DisplayName = $"{Name} ({Endpoint})";
     }
+
+    /// <summary>Host, port and database, never credentials.</summary>
+    public string Endpoint { get; }
 
     public string Name { get; }
 
@@ -40,16 +44,9 @@ internal sealed class RoutingPool
 
     public override string ToString() => DisplayName;
 
-    public static string Describe(string name, string connectionString)
+    private static string DescribeEndpoint(string connectionString)
     {
-        try
-        {
-            var csb = new NpgsqlConnectionStringBuilder(connectionString);
-            return $"{name} ({csb.Host}:{csb.Port}/{csb.Database})";
-        }
-        catch (ArgumentException)
-        {
-            return name;
-        }
+        var csb = new NpgsqlConnectionStringBuilder(connectionString);
+        return $"{csb.Host}:{csb.Port}/{csb.Database}";
     }
 }

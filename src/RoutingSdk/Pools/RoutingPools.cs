@@ -26,5 +26,5 @@ public sealed class RoutingPools
     /// <summary>Every pool's status now.</summary>
     public IReadOnlyList<RoutingPoolStatus> GetStatus() =>
         _router.Topology.Pools.Select(p => new RoutingPoolStatus(
-            p.Name, p.Role, p.DisplayName[(p.Name.Length + 2)..^1], p.Health.IsAvailable, p.Health.Node, p.Health.LagMilliseconds, p.Health.LagBytes, p.Health.LastProblem)).ToList();
+            p.Name, p.Role, p.Endpoint, p.Health.IsAvailable, p.Health.Node, p.Health.LagMilliseconds, p.Health.LagBytes, p.Health.LastProblem)).ToList();
 }
