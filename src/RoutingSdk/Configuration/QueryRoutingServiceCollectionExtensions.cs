@@ -31,6 +31,7 @@ public static class QueryRoutingServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(section);
         services.Configure<RoutingOptions>(section, binder => binder.ErrorOnUnknownConfiguration = true);
+        services.AddSingleton(new RoutingConfigurationSection(section));
         return AddCore(services);
     }
 
@@ -93,3 +94,6 @@ public static class QueryRoutingBuilderConfigurationExtensions
 }
 
 internal sealed record RoutingConfigurationWarning(string Message);
+
+/// <summary>The configuration section routing is bound to, watched so that a reload that cannot be bound is logged.</summary>
+internal sealed record RoutingConfigurationSection(IConfiguration Section);

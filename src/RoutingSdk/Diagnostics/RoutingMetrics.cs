@@ -35,6 +35,24 @@ internal static class RoutingMetrics
 
     public static string Name(RoutingCategory category) => (uint)category < (uint)CategoryNames.Length ? CategoryNames[(int)category] : category.ToString();
 
+    /// <summary>Adds the decision as an event to the current trace activity, when one is being recorded (no cost otherwise).</summary>
+    public static void Trace(in RouteDecision decision)
+    {
+        if (Activity.Current is not { IsAllDataRequested: true } activity)
+        {
+            return;
+        }
+
+        activity.AddEvent(new ActivityEvent("routing.decision", tags: new ActivityTagsCollection
+        {
+            { "routing.pool", decision.PoolName },
+            { "routing.reason", Name(decision.Reason) },
+            { "routing.route", Name(decision.Route) },
+            { "routing.category", Name(decision.Category) },
+            { "routing.scenario", decision.Scenario },
+        }));
+    }
+
     public static void Record(in RouteDecision decision)
     {
         if (!Decisions.Enabled)

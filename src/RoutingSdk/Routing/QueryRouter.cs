@@ -30,7 +30,7 @@ internal sealed class QueryRouter : IDisposable
     /// <summary>DI constructor: builds from the current options and follows reloads.</summary>
     public QueryRouter(
         IOptionsMonitor<RoutingOptions> options, PoolHealthRegistry health, ILogger<QueryRouter> logger,
-        IEnumerable<IRouteDecisionObserver> observers, IEnumerable<RoutingConfigurationWarning> warnings)
+        IEnumerable<IRouteDecisionObserver> observers, IEnumerable<RoutingConfigurationWarning> warnings, IEnumerable<RoutingConfigurationSection> sections)
         : this(RoutingTopology.Build(options.CurrentValue, health), logger, observers)
     {
         foreach (var warning in warnings)
@@ -38,7 +38,40 @@ internal sealed class QueryRouter : IDisposable
             RoutingLog.ConfigurationWarning(logger, warning.Message);
         }
 
-        _reloadSubscription = options.OnChange(o => Reload(o, health));
+        var subscriptions = new List<IDisposable> { options.OnChange(o => Reload(o, health))! };
+
+        // A reload that cannot even be bound (a misspelt key) makes IOptionsMonitor throw inside its own change
+        // callback, before our OnChange runs: say so here, or the edit would be ignored without a word.
+        foreach (var section in sections)
+        {
+            subscriptions.Add(Microsoft.Extensions.Primitives.ChangeToken.OnChange(section.Section.GetReloadToken, () => CheckBinding(section.Section)));
+        }
+
+        _reloadSubscription = new CompositeDisposable(subscriptions);
+    }
+
+    private void CheckBinding(Microsoft.Extensions.Configuration.IConfiguration section)
+    {
+        try
+        {
+            Microsoft.Extensions.Configuration.ConfigurationBinder.Get<RoutingOptions>(section, b => b.ErrorOnUnknownConfiguration = true);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // The binder names the unknown key in an inner exception.
+            var messages = new List<string>();
+            for (Exception? e = ex; e is not null; e = e.InnerException)
+            {
+                messages.Add(e.Message);
+            }
+
+            RoutingLog.ReloadRejected(_logger, string.Join(" ", messages));
+        }
+    }
+
+    private sealed class CompositeDisposable(List<IDisposable> items) : IDisposable
+    {
+        public void Dispose() => items.ForEach(i => i.Dispose());
     }
 
     public RoutingTopology Topology => _topology;
@@ -84,6 +117,7 @@ internal sealed class QueryRouter : IDisposable
         }
 
         RoutingMetrics.Record(decision);
+        RoutingMetrics.Trace(decision);
         if (_logger.IsEnabled(LogLevel.Debug))
         {
             RoutingLog.Decision(_logger, decision.Pool.DisplayName, decision.Reason, decision.Route, decision.Category, decision.Scenario);

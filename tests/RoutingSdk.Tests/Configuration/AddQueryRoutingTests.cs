@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RoutingSdk.Routing;
 
@@ -112,6 +113,55 @@ public sealed class AddQueryRoutingTests : IDisposable
 
         Assert.Equal("sync1", router.Decide(RouteRequest.Read, null).PoolName);
         Assert.Equal(1.0, router.Topology.FindPool("sync1")!.UsageRatio);
+    }
+
+    [Fact]
+    public void Misspelt_key_arriving_by_reload_is_logged_and_the_previous_configuration_stays()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Routing:Pools:0:Name"] = "WritePool", ["Routing:Pools:0:Role"] = "Primary", ["Routing:Pools:0:ConnectionString"] = "Host=db",
+            ["Routing:Pools:1:Name"] = "sync1", ["Routing:Pools:1:ConnectionString"] = "Host=r1",
+        }).Build();
+        var logs = new CapturingLoggerProvider();
+        var services = new ServiceCollection().AddLogging(b => b.AddProvider(logs));
+        services.AddQueryRouting(configuration.GetSection("Routing"));
+        using var provider = services.BuildServiceProvider();
+        var router = provider.GetRequiredService<QueryRouter>();
+
+        configuration["Routing:Pools:1:UsageRatoi"] = "3";
+        try
+        {
+            configuration.Reload();
+        }
+        catch (AggregateException)
+        {
+            // IOptionsMonitor's own callback throws on the reload thread (a file watcher swallows it); ours logs.
+        }
+
+        Assert.Contains(logs.Messages, m => m.Contains("reload rejected", StringComparison.Ordinal) && m.Contains("UsageRatoi", StringComparison.Ordinal));
+        Assert.Equal("sync1", router.Decide(RouteRequest.Read, null).PoolName);
+    }
+
+    private sealed class CapturingLoggerProvider : Microsoft.Extensions.Logging.ILoggerProvider
+    {
+        public System.Collections.Concurrent.ConcurrentQueue<string> Messages { get; } = new();
+
+        public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => new Logger(this);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Logger(CapturingLoggerProvider owner) : Microsoft.Extensions.Logging.ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+            public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+            public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+                owner.Messages.Enqueue(formatter(state, exception));
+        }
     }
 
     [Fact]

@@ -48,3 +48,31 @@ public sealed class RoutingMetricsTests
         Assert.Equal("MasterOnly", tags["route"]);
     }
 }
+
+public sealed class RoutingTraceTests
+{
+    [Fact]
+    public void Decision_is_an_event_with_routing_tags_on_the_current_recorded_activity()
+    {
+        using var source = new System.Diagnostics.ActivitySource("RoutingSdk.Tests.Trace");
+        using var listener = new System.Diagnostics.ActivityListener
+        {
+            ShouldListenTo = s => s.Name == source.Name,
+            Sample = (ref System.Diagnostics.ActivityCreationOptions<System.Diagnostics.ActivityContext> _) => System.Diagnostics.ActivitySamplingResult.AllDataAndRecorded,
+        };
+        System.Diagnostics.ActivitySource.AddActivityListener(listener);
+        var (router, _, _) = TestTopologies.Router(TestTopologies.Standard());
+
+        using var activity = source.StartActivity("SalesReport.Build")!;
+        using (var scope = RoutingScope.Begin(RouteKind.ReadReplica, "SalesReport.Build", RoutingCategory.Report))
+        {
+            router.Decide(RouteRequest.Read, scope);
+        }
+
+        var decision = Assert.Single(activity.Events, e => e.Name == "routing.decision");
+        var tags = decision.Tags.ToDictionary(t => t.Key, t => t.Value);
+        Assert.Equal(("ReadOutsideTransaction", "ReadReplica", "Report", "SalesReport.Build"),
+            ((string?)tags["routing.reason"], (string?)tags["routing.route"], (string?)tags["routing.category"], (string?)tags["routing.scenario"]));
+        Assert.Contains((string?)tags["routing.pool"], new[] { "sync1", "sync2" });
+    }
+}
