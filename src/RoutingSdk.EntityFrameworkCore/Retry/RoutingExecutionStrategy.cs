@@ -4,6 +4,7 @@ using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.Logging;
 using RoutingSdk.Diagnostics;
 using RoutingSdk.EntityFrameworkCore.Interception;
+using RoutingSdk.Retry;
 using RoutingSdk.Routing;
 
 namespace RoutingSdk.EntityFrameworkCore.Retry;

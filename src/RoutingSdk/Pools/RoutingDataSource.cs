@@ -88,6 +88,62 @@ public sealed class RoutingDataSource : DbDataSource
     /// <inheritdoc />
     protected override DbConnection CreateDbConnection() => CreateConnection(out _);
 
+    /// <summary>
+    /// Runs a read (Dapper, ADO.NET) on a connection routed by the current scope, and retries it like RoutingSdk's EF Core
+    /// path when the replica cancels it (WAL-replay conflict) or dies: first on another replica, then on the primary,
+    /// within <see cref="ReadRetryOptions"/>. The delegate may run more than once: it must only read.
+    /// </summary>
+    /// <exception cref="ReplicaReadCancelledException">The replica cancelled the read and it could not be retried.</exception>
+    public async Task<T> ReadAsync<T>(Func<NpgsqlConnection, CancellationToken, Task<T>> read, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(read);
+        var scope = RoutingScope.Current;
+        var inTransaction = System.Transactions.Transaction.Current is not null;
+        RoutingPool? exclude = null;
+        for (var attempt = 0; ; attempt++)
+        {
+            var request = new RouteRequest(false, inTransaction, ExplicitRouteRequired: true, RetryAttempt: attempt);
+            var decision = _router.Peek(request, scope, exclude);
+            if (attempt == 0 && !_gate.MayRead(_router, decision.Pool, scope))
+            {
+                decision = _router.Peek(request with { AvoidAsyncReplicas = true }, scope, exclude);
+            }
+
+            _router.Record(decision, scope);
+            var pool = decision.Pool;
+            try
+            {
+                await using var connection = DataSourceFor(pool).CreateConnection();
+                await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+                return await read(connection, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested && !pool.AcceptTxSession && !inTransaction
+                && Retry.ReadFailure.Classify(ex, out _) != Retry.ReadFailureKind.None)
+            {
+                var kind = Retry.ReadFailure.Classify(ex, out var postgres);
+                if (kind == Retry.ReadFailureKind.ReplicaGone && pool.Health.Evict($"read failed: {ex.Message}"))
+                {
+                    Diagnostics.RoutingMetrics.Evictions.Add(1, new KeyValuePair<string, object?>("pool", pool.Name));
+                }
+
+                var options = _router.Topology.Options.ReadRetry;
+                if (!options.Enabled || attempt >= options.MaxRetries)
+                {
+                    if (kind == Retry.ReadFailureKind.RecoveryConflict)
+                    {
+                        throw new ReplicaReadCancelledException(pool.Name, postgres!,
+                            options.Enabled ? $"{attempt} retries exhausted (ReadRetry.MaxRetries = {options.MaxRetries})" : "read retry is disabled (ReadRetry.Enabled = false)");
+                    }
+
+                    throw;
+                }
+
+                Diagnostics.RoutingMetrics.Retries.Add(1, new KeyValuePair<string, object?>("pool", pool.Name), new KeyValuePair<string, object?>("kind", kind.ToString()));
+                exclude = pool;
+            }
+        }
+    }
+
     private RouteDecision Decide()
     {
         var scope = RoutingScope.Current;

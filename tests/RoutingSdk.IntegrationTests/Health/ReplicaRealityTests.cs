@@ -115,6 +115,41 @@ public sealed class ReplicaRealityTests(ClusterFixture fixture) : IAsyncLifetime
         Assert.Contains("reports on the master", ex.OperatorDetail);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Dapper_style_read_through_RoutingDataSource_survives_a_recovery_conflict_or_reports_it(bool retry)
+    {
+        await using var sp = Services(o =>
+        {
+            o.Pools.RemoveAll(p => p.Name == "sync2");
+            o.ReadRetry.Enabled = retry;
+        });
+        var dataSource = sp.GetRequiredService<RoutingDataSource>();
+        using var scope = RoutingScope.Begin(RouteKind.ReadReplica, "StockReport.Build", RoutingCategory.Report);
+        var attempts = 0;
+        var report = dataSource.ReadAsync(async (connection, ct) =>
+        {
+            Interlocked.Increment(ref attempts);
+            await using var cmd = new NpgsqlCommand(
+                "SELECT current_setting('cluster_name') || ':' || count(*) FROM ef_routing.conflict_probe c CROSS JOIN LATERAL (SELECT pg_sleep(0.5 + 0 * c.id)) s", connection);
+            return (string)(await cmd.ExecuteScalarAsync(ct))!;
+        });
+        await ProvokeConflictAsync();
+
+        if (retry)
+        {
+            Assert.Equal("primary:6", await report); // sync1 cancelled it; the only other node answered in full
+            Assert.Equal(2, attempts);
+        }
+        else
+        {
+            var ex = await Assert.ThrowsAsync<ReplicaReadCancelledException>(() => report);
+            Assert.Equal(("sync1", ReplicaReadCancelledException.UserMessage), (ex.PoolName, ex.Message));
+            Assert.Equal(1, attempts);
+        }
+    }
+
     [Fact]
     public async Task Sync2_stopped_during_2000_reads_loses_none_and_both_stopped_fall_back_to_primary_then_return()
     {

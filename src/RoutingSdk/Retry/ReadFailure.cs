@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using Npgsql;
 
-namespace RoutingSdk.EntityFrameworkCore.Retry;
+namespace RoutingSdk.Retry;
 
 internal enum ReadFailureKind
 {

@@ -1,8 +1,8 @@
 using System.Net.Sockets;
 using Npgsql;
-using RoutingSdk.EntityFrameworkCore.Retry;
+using RoutingSdk.Retry;
 
-namespace RoutingSdk.Tests.EntityFrameworkCore;
+namespace RoutingSdk.Tests.Retry;
 
 public sealed class ReadFailureTests
 {
