@@ -2,7 +2,6 @@ using System.Runtime.ExceptionServices;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.Logging;
-using RoutingSdk.Diagnostics;
 using RoutingSdk.EntityFrameworkCore.Interception;
 using RoutingSdk.Retry;
 using RoutingSdk.Routing;
@@ -19,7 +18,7 @@ namespace RoutingSdk.EntityFrameworkCore.Retry;
 /// attempt: a cancellation then never hits a half-read result. A provider strategy configured by the user
 /// (<c>EnableRetryOnFailure</c>) still runs around it.
 /// </remarks>
-internal sealed partial class RoutingExecutionStrategy(IExecutionStrategy inner, ExecutionStrategyDependencies dependencies, QueryRouter router, ILogger logger)
+internal sealed class RoutingExecutionStrategy(IExecutionStrategy inner, ExecutionStrategyDependencies dependencies, QueryRouter router, ILogger logger)
     : IExecutionStrategy
 {
     public bool RetriesOnFailure => inner.RetriesOnFailure || router.Topology.Options.ReadRetry.Enabled;
@@ -130,32 +129,11 @@ internal sealed partial class RoutingExecutionStrategy(IExecutionStrategy inner,
     /// <summary>Returns to retry; throws (the original error, or <see cref="ReplicaReadCancelledException"/>) otherwise.</summary>
     private void HandleFailure(DbContext context, RoutingContextState routing, int attempt, Exception ex)
     {
-        var kind = ReadFailure.Classify(ex, out var postgres);
         var pool = routing.LastReadPool;
-        var retryable = kind != ReadFailureKind.None && pool is not null && !routing.WroteInAttempt
+        var mayRetry = pool is not null && !routing.WroteInAttempt
             && context.Database.CurrentTransaction is null && System.Transactions.Transaction.Current is null;
-        if (!retryable)
+        if (!mayRetry || !ReadRetryPolicy.ShouldRetry(ex, pool!, attempt, router.Topology.Options.ReadRetry, logger))
         {
-            ExceptionDispatchInfo.Throw(ex);
-        }
-
-        if (kind == ReadFailureKind.ReplicaGone && pool!.Health.Evict($"read failed: {ex.Message}"))
-        {
-            RoutingMetrics.Evictions.Add(1, new KeyValuePair<string, object?>("pool", pool.Name));
-            Evicted(logger, pool.DisplayName, ex.Message);
-        }
-
-        var options = router.Topology.Options.ReadRetry;
-        if (!options.Enabled || attempt >= options.MaxRetries)
-        {
-            if (kind == ReadFailureKind.RecoveryConflict)
-            {
-                var why = options.Enabled ? $"{attempt} retr{(attempt == 1 ? "y" : "ies")} exhausted (ReadRetry.MaxRetries = {options.MaxRetries})" : "read retry is disabled (ReadRetry.Enabled = false)";
-                var cancelled = new ReplicaReadCancelledException(pool!.Name, postgres!, why);
-                Cancelled(logger, cancelled.OperatorDetail);
-                throw cancelled;
-            }
-
             ExceptionDispatchInfo.Throw(ex);
         }
 
@@ -166,18 +144,7 @@ internal sealed partial class RoutingExecutionStrategy(IExecutionStrategy inner,
         }
 
         routing.ExcludePool = pool;
-        RoutingMetrics.Retries.Add(1, new KeyValuePair<string, object?>("pool", pool!.Name), new KeyValuePair<string, object?>("kind", kind.ToString()));
-        Retrying(logger, pool.DisplayName, kind, attempt + 1, ex.Message);
     }
-
-    [LoggerMessage(50, LogLevel.Warning, "Read on {Pool} failed ({Kind}); retry {Attempt} on another node. {Error}")]
-    private static partial void Retrying(ILogger logger, string pool, ReadFailureKind kind, int attempt, string error);
-
-    [LoggerMessage(51, LogLevel.Warning, "Pool {Pool} evicted after a failed read: {Error}")]
-    private static partial void Evicted(ILogger logger, string pool, string error);
-
-    [LoggerMessage(52, LogLevel.Error, "{Detail}")]
-    private static partial void Cancelled(ILogger logger, string detail);
 }
 
 /// <summary>Wraps the provider's execution strategy of each context in <see cref="RoutingExecutionStrategy"/>.</summary>

@@ -135,8 +135,7 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
             var inRecovery = reader.GetBoolean(0);
             var node = reader.GetString(1);
             var lsn = reader.IsDBNull(2) ? (ulong?)null : ParseLsn(reader.GetString(2));
-            var states = reader.GetString(3).Split(',', StringSplitOptions.RemoveEmptyEntries)
-                .Select(s => s.Split('=')).Where(p => p.Length == 2).ToDictionary(p => p[0], p => p[1], StringComparer.Ordinal);
+            var states = ParseSyncStates(reader.GetString(3));
             if (inRecovery)
             {
                 pool.Health.RecordBadCheck($"pool '{pool.Name}' has Role=Primary but its node '{node}' is in recovery (a standby): writes will fail", roleMismatch: true);
@@ -240,8 +239,7 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
             await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
             var commit = reader.GetString(0);
             var names = reader.GetString(1);
-            states = reader.GetString(2).Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => s.Split('='))
-                .Where(p => p.Length == 2).ToDictionary(p => p[0], p => p[1], StringComparer.Ordinal);
+            states = ParseSyncStates(reader.GetString(2));
             if (commit != "remote_apply")
             {
                 problems.Add($"Primary pool '{primary.Name}': synchronous_commit is '{commit}'; reads on synchronous replicas may miss rows the primary already committed. Set synchronous_commit = remote_apply.");
@@ -310,6 +308,11 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
         timeout.CancelAfter(options.CheckTimeout);
         return await dataSource.OpenConnectionAsync(timeout.Token).ConfigureAwait(false);
     }
+
+    /// <summary>"sync1=quorum,async1=async" (string_agg over pg_stat_replication) → application_name → sync_state.</summary>
+    private static Dictionary<string, string> ParseSyncStates(string text) =>
+        text.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => s.Split('=')).Where(p => p.Length == 2)
+            .ToDictionary(p => p[0], p => p[1], StringComparer.Ordinal);
 
     private static ulong? ParseLsn(string text) => CausalToken.TryParseLsn(text, out var lsn) ? lsn : null;
 

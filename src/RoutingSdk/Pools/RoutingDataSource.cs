@@ -117,28 +117,14 @@ public sealed class RoutingDataSource : DbDataSource
                 await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
                 return await read(connection, cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception ex) when (!cancellationToken.IsCancellationRequested && !pool.AcceptTxSession && !inTransaction
-                && Retry.ReadFailure.Classify(ex, out _) != Retry.ReadFailureKind.None)
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested && !pool.AcceptTxSession && !inTransaction)
             {
-                var kind = Retry.ReadFailure.Classify(ex, out var postgres);
-                if (kind == Retry.ReadFailureKind.ReplicaGone && pool.Health.Evict($"read failed: {ex.Message}"))
+                // Not in the filter: the policy throws ReplicaReadCancelledException, which a filter would swallow.
+                if (!Retry.ReadRetryPolicy.ShouldRetry(ex, pool, attempt, _router.Topology.Options.ReadRetry, _router.Logger))
                 {
-                    Diagnostics.RoutingMetrics.Evictions.Add(1, new KeyValuePair<string, object?>("pool", pool.Name));
-                }
-
-                var options = _router.Topology.Options.ReadRetry;
-                if (!options.Enabled || attempt >= options.MaxRetries)
-                {
-                    if (kind == Retry.ReadFailureKind.RecoveryConflict)
-                    {
-                        throw new ReplicaReadCancelledException(pool.Name, postgres!,
-                            options.Enabled ? $"{attempt} retries exhausted (ReadRetry.MaxRetries = {options.MaxRetries})" : "read retry is disabled (ReadRetry.Enabled = false)");
-                    }
-
                     throw;
                 }
 
-                Diagnostics.RoutingMetrics.Retries.Add(1, new KeyValuePair<string, object?>("pool", pool.Name), new KeyValuePair<string, object?>("kind", kind.ToString()));
                 exclude = pool;
             }
         }

@@ -76,6 +76,8 @@ internal sealed class QueryRouter : IDisposable
 
     public RoutingTopology Topology => _topology;
 
+    public ILogger Logger => _logger;
+
     public RoutingPool WritePool => PickWritePool(_topology);
 
     /// <summary>Applies new options; invalid ones are rejected with an error log and the previous snapshot stays.</summary>

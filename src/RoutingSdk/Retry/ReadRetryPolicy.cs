@@ -1,0 +1,60 @@
+using Microsoft.Extensions.Logging;
+using RoutingSdk.Diagnostics;
+using RoutingSdk.Pools;
+
+namespace RoutingSdk.Retry;
+
+/// <summary>
+/// What a failed read on a replica becomes — shared by the EF Core execution strategy and <see cref="RoutingDataSource.ReadAsync{T}"/>.
+/// Callers decide first whether the read may be retried at all (no write, no transaction, a replica pool).
+/// </summary>
+internal static partial class ReadRetryPolicy
+{
+    /// <summary>
+    /// Returns <see langword="true"/> to retry on another node; <see langword="false"/> when the original error must
+    /// propagate; throws <see cref="ReplicaReadCancelledException"/> for a recovery conflict that cannot be retried.
+    /// A dying replica is evicted either way.
+    /// </summary>
+    public static bool ShouldRetry(Exception exception, RoutingPool pool, int attempt, ReadRetryOptions options, ILogger logger)
+    {
+        var kind = ReadFailure.Classify(exception, out var postgres);
+        if (kind == ReadFailureKind.None)
+        {
+            return false;
+        }
+
+        if (kind == ReadFailureKind.ReplicaGone && pool.Health.Evict($"read failed: {exception.Message}"))
+        {
+            RoutingMetrics.Evictions.Add(1, new KeyValuePair<string, object?>("pool", pool.Name));
+            Evicted(logger, pool.DisplayName, exception.Message);
+        }
+
+        if (!options.Enabled || attempt >= options.MaxRetries)
+        {
+            if (kind != ReadFailureKind.RecoveryConflict)
+            {
+                return false;
+            }
+
+            var why = options.Enabled
+                ? $"{attempt} retr{(attempt == 1 ? "y" : "ies")} exhausted (ReadRetry.MaxRetries = {options.MaxRetries})"
+                : "read retry is disabled (ReadRetry.Enabled = false)";
+            var cancelled = new ReplicaReadCancelledException(pool.Name, postgres!, why);
+            Cancelled(logger, cancelled.OperatorDetail);
+            throw cancelled;
+        }
+
+        RoutingMetrics.Retries.Add(1, new KeyValuePair<string, object?>("pool", pool.Name), new KeyValuePair<string, object?>("kind", kind.ToString()));
+        Retrying(logger, pool.DisplayName, kind, attempt + 1, exception.Message);
+        return true;
+    }
+
+    [LoggerMessage(50, LogLevel.Warning, "Read on {Pool} failed ({Kind}); retry {Attempt} on another node. {Error}")]
+    private static partial void Retrying(ILogger logger, string pool, ReadFailureKind kind, int attempt, string error);
+
+    [LoggerMessage(51, LogLevel.Warning, "Pool {Pool} evicted after a failed read: {Error}")]
+    private static partial void Evicted(ILogger logger, string pool, string error);
+
+    [LoggerMessage(52, LogLevel.Error, "{Detail}")]
+    private static partial void Cancelled(ILogger logger, string detail);
+}
