@@ -61,7 +61,15 @@ public static class GlobalErpConfiguration
         XDocument document;
         try
         {
-            document = XDocument.Parse(xml, LoadOptions.SetLineInfo);
+            // No DTDs: a <!DOCTYPE> could expand entities without bound or reach outside the file; a configuration never needs one.
+            var settings = new XmlReaderSettings { DtdProcessing = DtdProcessing.Prohibit, XmlResolver = null };
+            using var reader = XmlReader.Create(new StringReader(xml), settings);
+            document = XDocument.Load(reader, LoadOptions.SetLineInfo);
+        }
+        catch (XmlException ex) when (xml.Contains("<!DOCTYPE", StringComparison.OrdinalIgnoreCase) && ex.Message.Contains("DTD", StringComparison.Ordinal))
+        {
+            throw new RoutingConfigurationException(
+                [$"{sourceName}({ex.LineNumber},{ex.LinePosition}): the file has a DTD (<!DOCTYPE ...>), which RoutingSdk refuses: DTDs can expand entities without bound or read other files. Remove the <!DOCTYPE> declaration; global3config.xml needs none."]);
         }
         catch (XmlException ex)
         {
@@ -166,7 +174,7 @@ public static class GlobalErpConfiguration
         var csb = new NpgsqlConnectionStringBuilder();
         if (!JdbcUrl.TryApply(url, csb, out var urlProblem, warnings, where))
         {
-            errors.Add($"{where}: url '{url}' {urlProblem}");
+            errors.Add($"{where}: url '{JdbcUrl.Redact(url)}' {urlProblem}");
             return null;
         }
 

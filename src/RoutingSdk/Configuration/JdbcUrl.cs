@@ -8,6 +8,29 @@ internal static class JdbcUrl
 {
     private const string Prefix = "jdbc:postgresql://";
 
+    /// <summary>The URL with the value of every credential parameter (password, sslpassword, ...) replaced by ***: safe for messages and logs.</summary>
+    public static string Redact(string url)
+    {
+        var q = url.IndexOf('?', StringComparison.Ordinal);
+        if (q < 0)
+        {
+            return url;
+        }
+
+        var pairs = url[(q + 1)..].Split('&');
+        for (var i = 0; i < pairs.Length; i++)
+        {
+            var eq = pairs[i].IndexOf('=', StringComparison.Ordinal);
+            var key = eq < 0 ? pairs[i] : pairs[i][..eq];
+            if (eq >= 0 && Uri.UnescapeDataString(key).Contains("password", StringComparison.OrdinalIgnoreCase))
+            {
+                pairs[i] = key + "=***";
+            }
+        }
+
+        return url[..(q + 1)] + string.Join('&', pairs);
+    }
+
     public static bool TryApply(string url, NpgsqlConnectionStringBuilder csb, out string problem, List<string> warnings, string where)
     {
         problem = "";

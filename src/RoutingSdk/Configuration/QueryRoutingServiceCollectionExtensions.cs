@@ -41,9 +41,9 @@ public static class QueryRoutingServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RoutingOptions>, RoutingOptionsValidator>());
         services.TryAddSingleton<PoolHealthRegistry>();
         services.TryAddSingleton<QueryRouter>();
-        services.TryAddSingleton<RoutingSdk.Consistency.CausalReadGate>();
+        services.TryAddSingleton(sp => new PoolDataSources(sp.GetServices<DataSourceConfiguration>(), sp));
         services.TryAddSingleton(sp => new RoutingPools(sp.GetRequiredService<QueryRouter>()));
-        services.TryAddSingleton(sp => new RoutingDataSource(sp.GetRequiredService<QueryRouter>(), sp.GetRequiredService<RoutingSdk.Consistency.CausalReadGate>()));
+        services.TryAddSingleton(sp => new RoutingDataSource(sp.GetRequiredService<QueryRouter>()));
         services.TryAddSingleton<RoutingSdk.Health.PoolHealthMonitor>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, RoutingSdk.Health.PoolHealthMonitor>(
             sp => sp.GetRequiredService<RoutingSdk.Health.PoolHealthMonitor>()));
@@ -91,6 +91,33 @@ public static class QueryRoutingBuilderConfigurationExtensions
         MaxPoolSize = p.MaxPoolSize, PoolTimeoutSeconds = p.PoolTimeoutSeconds,
         InactiveConnectionTimeoutSeconds = p.InactiveConnectionTimeoutSeconds, PruningIntervalSeconds = p.PruningIntervalSeconds,
     };
+}
+
+/// <summary>Configuration of the pools' Npgsql data sources on <see cref="IQueryRoutingBuilder"/>.</summary>
+public static class QueryRoutingBuilderDataSourceExtensions
+{
+    /// <summary>
+    /// Configures the <see cref="Npgsql.NpgsqlDataSourceBuilder"/> of every pool: enum mappings, plugins (NodaTime,
+    /// NetTopologySuite), password providers, logging. RoutingSdk keeps one data source per pool, shared by EF Core,
+    /// <see cref="RoutingDataSource"/>, the health monitor and read-your-writes, so what you configure here works on
+    /// every node. With EF Core, also declare the mapping on the EF side (<c>UseNpgsql(..., o =&gt; o.MapEnum&lt;T&gt;())</c>).
+    /// </summary>
+    public static IQueryRoutingBuilder ConfigureDataSource(this IQueryRoutingBuilder builder, Action<Npgsql.NpgsqlDataSourceBuilder> configure)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(configure);
+        builder.Services.AddSingleton(new DataSourceConfiguration((b, _) => configure(b)));
+        return builder;
+    }
+
+    /// <summary>As <see cref="ConfigureDataSource(IQueryRoutingBuilder, Action{Npgsql.NpgsqlDataSourceBuilder})"/>, with the application's services (e.g. its <c>ILoggerFactory</c>).</summary>
+    public static IQueryRoutingBuilder ConfigureDataSource(this IQueryRoutingBuilder builder, Action<Npgsql.NpgsqlDataSourceBuilder, IServiceProvider> configure)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(configure);
+        builder.Services.AddSingleton(new DataSourceConfiguration((b, sp) => configure(b, sp ?? throw new InvalidOperationException("No service provider."))));
+        return builder;
+    }
 }
 
 internal sealed record RoutingConfigurationWarning(string Message);

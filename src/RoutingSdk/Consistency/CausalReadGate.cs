@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Npgsql;
 using RoutingSdk.Pools;
 using RoutingSdk.Routing;
@@ -8,18 +7,19 @@ namespace RoutingSdk.Consistency;
 /// <summary>
 /// Read-your-writes for asynchronous replicas: captures the primary's WAL position after an operation wrote, and
 /// lets a read use an async replica only once <c>pg_last_wal_replay_lsn()</c> there has reached it (the receive
-/// position runs ahead of what is visible, so replay it is).
+/// position runs ahead of what is visible, so replay it is). Sync and async share one implementation (Npgsql's
+/// <c>bool async</c> style): the async path never blocks a thread. Connections come from each pool's own data source.
 /// </summary>
-internal sealed class CausalReadGate : IAsyncDisposable, IDisposable
+internal sealed class CausalReadGate
 {
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(10);
-    private readonly ConcurrentDictionary<string, NpgsqlDataSource> _dataSources = new(StringComparer.Ordinal);
 
     /// <summary>
     /// Decides whether an AsyncReplica read may use <paramref name="pool"/> given what its operation wrote;
-    /// captures the primary position first when the operation wrote since the last capture.
+    /// captures the primary position first when the operation wrote since the last capture. When in doubt (the
+    /// primary cannot say where it is, the replica cannot be asked) the answer is no: a synchronous replica serves.
     /// </summary>
-    public bool MayRead(QueryRouter router, RoutingPool pool, RoutingScope? scope)
+    public async ValueTask<bool> MayRead(QueryRouter router, RoutingPool pool, RoutingScope? scope, bool async, CancellationToken cancellationToken)
     {
         var options = router.Topology.Options.Consistency;
         if (scope is null || pool.Role != PoolRole.AsyncReplica || !options.ReadYourWrites)
@@ -35,90 +35,41 @@ internal sealed class CausalReadGate : IAsyncDisposable, IDisposable
 
         if (operation.WroteSinceCapture)
         {
-            operation.Captured(PrimaryLsn(router.WritePool));
-        }
-
-        var required = operation.RequiredLsn;
-        return required == 0 || WaitReplayed(pool, required, options.ReadYourWritesMaxWait);
-    }
-
-    public async ValueTask<bool> MayReadAsync(QueryRouter router, RoutingPool pool, RoutingScope? scope, CancellationToken cancellationToken)
-    {
-        var options = router.Topology.Options.Consistency;
-        if (scope is null || pool.Role != PoolRole.AsyncReplica || !options.ReadYourWrites)
-        {
-            return true;
-        }
-
-        var operation = scope.ExistingOperation;
-        if (operation is null)
-        {
-            return true; // nothing written, no token to wait for
-        }
-
-        if (operation.WroteSinceCapture)
-        {
-            operation.Captured(await PrimaryLsnAsync(router.WritePool, cancellationToken).ConfigureAwait(false));
-        }
-
-        var required = operation.RequiredLsn;
-        return required == 0 || await WaitReplayedAsync(pool, required, options.ReadYourWritesMaxWait, cancellationToken).ConfigureAwait(false);
-    }
-
-    public ulong PrimaryLsn(RoutingPool primary)
-    {
-        using var conn = DataSource(primary).OpenConnection();
-        using var cmd = new NpgsqlCommand("SELECT pg_current_wal_lsn()::text", conn);
-        return Parse((string)cmd.ExecuteScalar()!);
-    }
-
-    public async Task<ulong> PrimaryLsnAsync(RoutingPool primary, CancellationToken cancellationToken)
-    {
-        await using var conn = await DataSource(primary).OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var cmd = new NpgsqlCommand("SELECT pg_current_wal_lsn()::text", conn);
-        return Parse((string)(await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!);
-    }
-
-    private bool WaitReplayed(RoutingPool pool, ulong lsn, TimeSpan maxWait)
-    {
-        var deadline = Environment.TickCount64 + (long)maxWait.TotalMilliseconds;
-        try
-        {
-            using var conn = DataSource(pool).OpenConnection();
-            using var cmd = new NpgsqlCommand("SELECT coalesce(pg_last_wal_replay_lsn() >= @lsn::pg_lsn, false)", conn);
-            cmd.Parameters.AddWithValue("lsn", CausalToken.FormatLsn(lsn));
-            while (true)
+            try
             {
-                if ((bool)cmd.ExecuteScalar()!)
-                {
-                    return true;
-                }
-
-                if (Environment.TickCount64 >= deadline)
-                {
-                    return false;
-                }
-
-                Thread.Sleep(PollInterval);
+                operation.Captured(await PrimaryLsn(router.WritePool, async, cancellationToken).ConfigureAwait(false));
+            }
+            catch (Exception ex) when (ex is NpgsqlException or TimeoutException && !cancellationToken.IsCancellationRequested)
+            {
+                return false; // the primary cannot tell: a synchronous replica has every commit anyway
             }
         }
-        catch (NpgsqlException)
-        {
-            return false; // unreachable: read elsewhere
-        }
+
+        var required = operation.RequiredLsn;
+        return required == 0 || await WaitReplayed(pool, required, options.ReadYourWritesMaxWait, async, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<bool> WaitReplayedAsync(RoutingPool pool, ulong lsn, TimeSpan maxWait, CancellationToken cancellationToken)
+    public async ValueTask<ulong> PrimaryLsn(RoutingPool primary, bool async, CancellationToken cancellationToken)
+    {
+        var dataSource = primary.DataSource;
+        await using var conn = async ? await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false) : dataSource.OpenConnection();
+        await using var cmd = new NpgsqlCommand("SELECT pg_current_wal_lsn()::text", conn);
+        var text = (string)(async ? await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) : cmd.ExecuteScalar())!;
+        return CausalToken.TryParseLsn(text, out var lsn) ? lsn : throw new RoutingException($"PostgreSQL returned an LSN RoutingSdk cannot parse: '{text}'.");
+    }
+
+    private static async ValueTask<bool> WaitReplayed(RoutingPool pool, ulong lsn, TimeSpan maxWait, bool async, CancellationToken cancellationToken)
     {
         var deadline = Environment.TickCount64 + (long)maxWait.TotalMilliseconds;
         try
         {
-            await using var conn = await DataSource(pool).OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            var dataSource = pool.DataSource;
+            await using var conn = async ? await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false) : dataSource.OpenConnection();
             await using var cmd = new NpgsqlCommand("SELECT coalesce(pg_last_wal_replay_lsn() >= @lsn::pg_lsn, false)", conn);
             cmd.Parameters.AddWithValue("lsn", CausalToken.FormatLsn(lsn));
             while (true)
             {
-                if ((bool)(await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!)
+                if ((bool)(async ? await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) : cmd.ExecuteScalar())!)
                 {
                     return true;
                 }
@@ -128,35 +79,19 @@ internal sealed class CausalReadGate : IAsyncDisposable, IDisposable
                     return false;
                 }
 
-                await Task.Delay(PollInterval, cancellationToken).ConfigureAwait(false);
+                if (async)
+                {
+                    await Task.Delay(PollInterval, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    Thread.Sleep(PollInterval);
+                }
             }
         }
-        catch (NpgsqlException)
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException && !cancellationToken.IsCancellationRequested)
         {
-            return false;
-        }
-    }
-
-    private NpgsqlDataSource DataSource(RoutingPool pool) =>
-        _dataSources.GetOrAdd(pool.ConnectionString, static cs =>
-            NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(cs) { ApplicationName = "RoutingSdk read-your-writes", MaxPoolSize = 20 }.ConnectionString));
-
-    private static ulong Parse(string text) =>
-        CausalToken.TryParseLsn(text, out var lsn) ? lsn : throw new RoutingException($"PostgreSQL returned an LSN RoutingSdk cannot parse: '{text}'.");
-
-    public void Dispose()
-    {
-        foreach (var ds in _dataSources.Values)
-        {
-            ds.Dispose();
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var ds in _dataSources.Values)
-        {
-            await ds.DisposeAsync().ConfigureAwait(false);
+            return false; // unreachable: read elsewhere
         }
     }
 }

@@ -22,7 +22,6 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
     private readonly PoolHealthRegistry _registry;
     private readonly IOptionsMonitor<RoutingOptions> _options;
     private readonly ILogger<PoolHealthMonitor> _logger;
-    private readonly ConcurrentDictionary<string, NpgsqlDataSource> _dataSources = new(StringComparer.Ordinal);
     private CancellationTokenSource? _stopping;
     private Task? _loop;
     private int _disposed;
@@ -36,9 +35,15 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
         RoutingMetrics.Meter.CreateObservableGauge("routing.replica.lag", ObserveLag, unit: "ms", description: "Replay lag of each replica pool against the primary.");
     }
 
+    /// <summary>
+    /// The health settings in force: those of the last valid configuration (the router's snapshot), never a reload
+    /// that failed validation (an Interval of 0 would hammer every node, a negative one would stop the loop).
+    /// </summary>
+    internal HealthMonitorOptions Options => _router.Topology.Options.Health;
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var options = _options.CurrentValue.Health;
+        var options = Options;
         if (!options.Enabled)
         {
             return;
@@ -94,7 +99,7 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
         {
             try
             {
-                await Task.Delay(_options.CurrentValue.Health.Interval, stopping).ConfigureAwait(false);
+                await Task.Delay(Options.Interval, stopping).ConfigureAwait(false);
                 await RunOnceAsync(stopping).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -112,41 +117,45 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
     public async Task RunOnceAsync(CancellationToken cancellationToken)
     {
         var topology = _router.Topology;
-        var options = _options.CurrentValue.Health;
+        var options = topology.Options.Health;
         var primary = _router.WritePool;
         var primaryFacts = await CheckPrimaryAsync(primary, options, cancellationToken).ConfigureAwait(false);
         var replicas = topology.Pools.Where(p => p.Role != PoolRole.Primary).ToArray();
         await Task.WhenAll(replicas.Select(p => CheckReplicaAsync(p, primaryFacts, options, cancellationToken))).ConfigureAwait(false);
     }
 
-    private sealed record PrimaryFacts(ulong? Lsn, Dictionary<string, string> SyncStates);
+    /// <summary>What the primary said; <see cref="Known"/> is false when it could not be asked (then nothing is judged by it).</summary>
+    private sealed record PrimaryFacts(bool Known, ulong? Lsn, Dictionary<string, string> SyncStates, SynchronousStandbyNames? StandbyNames, string StandbyNamesSetting);
+
+    private const string PrimarySql =
+        "SELECT pg_is_in_recovery(), current_setting('cluster_name'), " +
+        "CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END, current_setting('synchronous_standby_names'); " +
+        "SELECT application_name, sync_state FROM pg_stat_replication";
 
     private async Task<PrimaryFacts> CheckPrimaryAsync(RoutingPool pool, HealthMonitorOptions options, CancellationToken cancellationToken)
     {
         try
         {
             await using var conn = await OpenAsync(pool, options, cancellationToken).ConfigureAwait(false);
-            await using var cmd = new NpgsqlCommand(
-                "SELECT pg_is_in_recovery(), current_setting('cluster_name'), " +
-                "CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END, " +
-                "coalesce((SELECT string_agg(application_name || '=' || sync_state, ',') FROM pg_stat_replication), '')", conn);
+            await using var cmd = new NpgsqlCommand(PrimarySql, conn);
+            cmd.CommandTimeout = CommandTimeoutSeconds(options);
             await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
             var inRecovery = reader.GetBoolean(0);
             var node = reader.GetString(1);
             var lsn = reader.IsDBNull(2) ? (ulong?)null : ParseLsn(reader.GetString(2));
-            var states = ParseSyncStates(reader.GetString(3));
+            var standbyNamesSetting = reader.GetString(3);
+            await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+            var states = await ReadSyncStatesAsync(reader, cancellationToken).ConfigureAwait(false);
             if (inRecovery)
             {
                 pool.Health.RecordBadCheck($"pool '{pool.Name}' has Role=Primary but its node '{node}' is in recovery (a standby): writes will fail", roleMismatch: true);
                 RoleMismatchLog(_logger, pool.DisplayName, "a standby", "Primary");
-            }
-            else
-            {
-                pool.Health.RecordGoodCheck(options.ReadmitAfterConsecutiveChecks, node, 0, 0);
+                return new PrimaryFacts(false, null, states, null, "");
             }
 
-            return new PrimaryFacts(lsn, states);
+            pool.Health.RecordGoodCheck(options.ReadmitAfterConsecutiveChecks, node, 0, 0);
+            return new PrimaryFacts(true, lsn, states, SynchronousStandbyNames.Parse(standbyNamesSetting), standbyNamesSetting);
         }
         catch (Exception ex) when (ex is NpgsqlException or TimeoutException or OperationCanceledException or IOException && !cancellationToken.IsCancellationRequested)
         {
@@ -156,8 +165,59 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
                 Evicted(_logger, pool.DisplayName, ex.Message);
             }
 
-            return new PrimaryFacts(null, new Dictionary<string, string>(StringComparer.Ordinal));
+            return new PrimaryFacts(false, null, new Dictionary<string, string>(StringComparer.Ordinal), null, "");
         }
+    }
+
+    /// <summary>
+    /// pg_stat_replication as application_name → sync_state. A name can appear twice (a lingering walsender, standbys
+    /// without cluster_name all called 'walreceiver'): the strongest state wins rather than failing the round.
+    /// </summary>
+    private static async Task<Dictionary<string, string>> ReadSyncStatesAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
+    {
+        var states = new Dictionary<string, string>(StringComparer.Ordinal);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (reader.IsDBNull(0) || reader.IsDBNull(1))
+            {
+                continue;
+            }
+
+            MergeSyncState(states, reader.GetString(0), reader.GetString(1));
+        }
+
+        return states;
+    }
+
+    internal static void MergeSyncState(Dictionary<string, string> states, string applicationName, string syncState)
+    {
+        if (!states.TryGetValue(applicationName, out var existing) || Rank(syncState) > Rank(existing))
+        {
+            states[applicationName] = syncState;
+        }
+
+        static int Rank(string state) => state switch { "sync" => 3, "quorum" => 2, "potential" => 1, _ => 0 };
+    }
+
+    /// <summary>Null when the node is covered; otherwise why its reads could miss committed rows.</summary>
+    private static string? SyncCoverageProblem(RoutingPool pool, string node, PrimaryFacts primary)
+    {
+        if (node.Length == 0)
+        {
+            return $"SyncReplica pool '{pool.Name}' answers with an empty cluster_name, so RoutingSdk cannot find it in the primary's pg_stat_replication: set cluster_name (and the application_name of primary_conninfo) to the node's name";
+        }
+
+        if (primary.StandbyNames is null)
+        {
+            return $"the primary's synchronous_standby_names is empty, so no commit waits for node '{node}' of SyncReplica pool '{pool.Name}': its reads could miss committed rows";
+        }
+
+        if (!primary.StandbyNames.Covers(node, primary.SyncStates, out var why))
+        {
+            return $"node '{node}' of SyncReplica pool '{pool.Name}' is not covered by the primary's synchronous_standby_names '{primary.StandbyNamesSetting}' ({why}): its reads could miss committed rows";
+        }
+
+        return null;
     }
 
     private async Task CheckReplicaAsync(RoutingPool pool, PrimaryFacts primary, HealthMonitorOptions options, CancellationToken cancellationToken)
@@ -170,6 +230,7 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
             await using var cmd = new NpgsqlCommand(
                 "SELECT pg_is_in_recovery(), current_setting('cluster_name'), pg_last_wal_replay_lsn()::text, " +
                 "extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000", conn);
+            cmd.CommandTimeout = CommandTimeoutSeconds(options);
             await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
             var inRecovery = reader.GetBoolean(0);
@@ -183,10 +244,9 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
                 roleMismatch = true;
                 problem = $"pool '{pool.Name}' has Role={pool.Role} but its node '{node}' is not in recovery (it answers as a primary)";
             }
-            else if (pool.Role == PoolRole.SyncReplica && primary.SyncStates.Count > 0
-                && !(primary.SyncStates.TryGetValue(node, out var state) && state is "sync" or "quorum"))
+            else if (pool.Role == PoolRole.SyncReplica && primary.Known && SyncCoverageProblem(pool, node, primary) is { } coverage)
             {
-                problem = $"node '{node}' of SyncReplica pool '{pool.Name}' is not in the primary's synchronous quorum (sync_state: {(primary.SyncStates.TryGetValue(node, out var s) ? s : "not connected")}): its reads could miss committed rows";
+                problem = coverage;
             }
             else
             {
@@ -226,20 +286,23 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
     public async Task<List<string>> VerifyTopologyAsync(CancellationToken cancellationToken)
     {
         var problems = new List<string>();
-        var options = _options.CurrentValue.Health;
+        var options = Options;
         var primary = _router.WritePool;
         Dictionary<string, string> states;
+        SynchronousStandbyNames? standbyNames;
         try
         {
             await using var conn = await OpenAsync(primary, options, cancellationToken).ConfigureAwait(false);
             await using var cmd = new NpgsqlCommand(
-                "SELECT current_setting('synchronous_commit'), current_setting('synchronous_standby_names'), " +
-                "coalesce((SELECT string_agg(application_name || '=' || sync_state, ',') FROM pg_stat_replication), '')", conn);
+                "SELECT current_setting('synchronous_commit'), current_setting('synchronous_standby_names'); " +
+                "SELECT application_name, sync_state FROM pg_stat_replication", conn);
             await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
             var commit = reader.GetString(0);
             var names = reader.GetString(1);
-            states = ParseSyncStates(reader.GetString(2));
+            standbyNames = SynchronousStandbyNames.Parse(names);
+            await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+            states = await ReadSyncStatesAsync(reader, cancellationToken).ConfigureAwait(false);
             if (commit != "remote_apply")
             {
                 problems.Add($"Primary pool '{primary.Name}': synchronous_commit is '{commit}'; reads on synchronous replicas may miss rows the primary already committed. Set synchronous_commit = remote_apply.");
@@ -262,6 +325,7 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
             {
                 await using var conn = await OpenAsync(pool, options, cancellationToken).ConfigureAwait(false);
                 await using var cmd = new NpgsqlCommand("SELECT current_setting('cluster_name'), current_setting('hot_standby_feedback'), pg_is_in_recovery()", conn);
+                cmd.CommandTimeout = CommandTimeoutSeconds(options);
                 await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
                 await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
                 var node = reader.GetString(0);
@@ -274,6 +338,11 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
                 if (!(states.TryGetValue(node, out var state) && state is "sync" or "quorum"))
                 {
                     problems.Add($"SyncReplica pool '{pool.Name}': node '{node}' is not in the primary's synchronous quorum (pg_stat_replication.sync_state: {(states.TryGetValue(node, out var s) ? s : "not connected")}). Add it to synchronous_standby_names, or set Role=AsyncReplica.");
+                }
+                else if (standbyNames is not null && !standbyNames.Covers(node, states, out var why))
+                {
+                    problems.Add($"SyncReplica pool '{pool.Name}': node '{node}' may miss committed rows: synchronous_standby_names is '{standbyNames}' ({why}). " +
+                        "List only the replicas that serve reads and make every commit wait for all of them (e.g. 'ANY 2 (sync1, sync2)', or 'ANY 1 (sync1)' while sync2 is out), or set Role=AsyncReplica.");
                 }
 
                 if (reader.GetString(1) != "on")
@@ -290,29 +359,25 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
         return problems;
     }
 
-    private async Task<NpgsqlConnection> OpenAsync(RoutingPool pool, HealthMonitorOptions options, CancellationToken cancellationToken)
+    /// <summary>
+    /// Checks use the pool's own data source (the one EF Core and Dapper use), so what they see is what the application
+    /// gets, and <c>MaxPoolSize</c> counts them too; <see cref="HealthMonitorOptions.CheckTimeout"/> bounds each check.
+    /// </summary>
+    private static async Task<NpgsqlConnection> OpenAsync(RoutingPool pool, HealthMonitorOptions options, CancellationToken cancellationToken)
     {
-        var dataSource = _dataSources.GetOrAdd(pool.ConnectionString, cs =>
-        {
-            var csb = new NpgsqlConnectionStringBuilder(cs)
-            {
-                Timeout = Math.Max(1, (int)Math.Ceiling(options.CheckTimeout.TotalSeconds)),
-                CommandTimeout = Math.Max(1, (int)Math.Ceiling(options.CheckTimeout.TotalSeconds)),
-                MaxPoolSize = 2,
-                MinPoolSize = 0,
-                ApplicationName = "RoutingSdk health monitor",
-            };
-            return NpgsqlDataSource.Create(csb.ConnectionString);
-        });
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.CheckTimeout);
-        return await dataSource.OpenConnectionAsync(timeout.Token).ConfigureAwait(false);
+        try
+        {
+            return await pool.DataSource.OpenConnectionAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"no connection to {pool.DisplayName} within Health.CheckTimeout ({options.CheckTimeout.TotalSeconds:0.#} s)");
+        }
     }
 
-    /// <summary>"sync1=quorum,async1=async" (string_agg over pg_stat_replication) → application_name → sync_state.</summary>
-    private static Dictionary<string, string> ParseSyncStates(string text) =>
-        text.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => s.Split('=')).Where(p => p.Length == 2)
-            .ToDictionary(p => p[0], p => p[1], StringComparer.Ordinal);
+    private static int CommandTimeoutSeconds(HealthMonitorOptions options) => Math.Max(1, (int)Math.Ceiling(options.CheckTimeout.TotalSeconds));
 
     private static ulong? ParseLsn(string text) => CausalToken.TryParseLsn(text, out var lsn) ? lsn : null;
 
@@ -336,10 +401,6 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
         }
 
         await StopAsync(CancellationToken.None).ConfigureAwait(false);
-        foreach (var ds in _dataSources.Values)
-        {
-            await ds.DisposeAsync().ConfigureAwait(false);
-        }
     }
 
     [LoggerMessage(30, LogLevel.Warning, "Pool {Pool} evicted from routing: {Problem}")]

@@ -16,22 +16,15 @@ namespace RoutingSdk;
 public sealed class RoutingDataSource : DbDataSource
 {
     private readonly QueryRouter _router;
-    private readonly ConcurrentDictionary<string, NpgsqlDataSource> _dataSources = new(StringComparer.Ordinal);
 
-    private readonly Consistency.CausalReadGate _gate;
-
-    internal RoutingDataSource(QueryRouter router, Consistency.CausalReadGate gate)
-    {
-        _router = router;
-        _gate = gate;
-    }
+    internal RoutingDataSource(QueryRouter router) => _router = router;
 
     /// <summary>
     /// Captures the primary's current WAL position as a token. Hand it to another request or service (cookie, header,
     /// message) that calls <see cref="RoutingScope.WaitFor(CausalToken)"/> so its reads see this write.
     /// </summary>
     public async Task<CausalToken> GetCausalTokenAsync(CancellationToken cancellationToken = default) =>
-        new(await _gate.PrimaryLsnAsync(_router.WritePool, cancellationToken).ConfigureAwait(false));
+        new(await _router.Gate.PrimaryLsn(_router.WritePool, async: true, cancellationToken).ConfigureAwait(false));
 
     /// <summary>The primary's connection string (without a password); the actual node is chosen per connection.</summary>
     public override string ConnectionString
@@ -47,7 +40,24 @@ public sealed class RoutingDataSource : DbDataSource
     public new NpgsqlConnection CreateConnection() => (NpgsqlConnection)CreateDbConnection();
 
     /// <summary>Creates and opens a connection to the node the current scope allows.</summary>
-    public new NpgsqlConnection OpenConnection()
+    public new NpgsqlConnection OpenConnection() => (NpgsqlConnection)OpenDbConnection();
+
+    /// <summary>Creates and opens a connection to the node the current scope allows; never blocks a thread.</summary>
+    public new async ValueTask<NpgsqlConnection> OpenConnectionAsync(CancellationToken cancellationToken = default) =>
+        (NpgsqlConnection)await OpenDbConnectionAsync(cancellationToken).ConfigureAwait(false);
+
+    /// <summary>Routes like <see cref="CreateConnection()"/> and returns the decision too.</summary>
+    public NpgsqlConnection CreateConnection(out RouteDecision decision)
+    {
+        decision = _router.Decide(Request(0), RoutingScope.Current);
+        return decision.Pool.DataSource.CreateConnection();
+    }
+
+    /// <inheritdoc />
+    protected override DbConnection CreateDbConnection() => CreateConnection(out _);
+
+    /// <inheritdoc />
+    protected override DbConnection OpenDbConnection()
     {
         var connection = CreateConnection();
         try
@@ -62,10 +72,11 @@ public sealed class RoutingDataSource : DbDataSource
         }
     }
 
-    /// <summary>Creates and opens a connection to the node the current scope allows.</summary>
-    public new async ValueTask<NpgsqlConnection> OpenConnectionAsync(CancellationToken cancellationToken = default)
+    /// <inheritdoc />
+    protected override async ValueTask<DbConnection> OpenDbConnectionAsync(CancellationToken cancellationToken = default)
     {
-        var connection = CreateConnection();
+        var decision = await _router.DecideAsync(Request(0), RoutingScope.Current, null, cancellationToken).ConfigureAwait(false);
+        var connection = decision.Pool.DataSource.CreateConnection();
         try
         {
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
@@ -78,46 +89,30 @@ public sealed class RoutingDataSource : DbDataSource
         }
     }
 
-    /// <summary>Routes like <see cref="CreateConnection()"/> and returns the decision too.</summary>
-    public NpgsqlConnection CreateConnection(out RouteDecision decision)
-    {
-        decision = Decide();
-        return DataSourceFor(decision.Pool).CreateConnection();
-    }
-
-    /// <inheritdoc />
-    protected override DbConnection CreateDbConnection() => CreateConnection(out _);
-
     /// <summary>
     /// Runs a read (Dapper, ADO.NET) on a connection routed by the current scope, and retries it like RoutingSdk's EF Core
     /// path when the replica cancels it (WAL-replay conflict) or dies: first on another replica, then on the primary,
     /// within <see cref="ReadRetryOptions"/>. The delegate may run more than once: it must only read.
     /// </summary>
     /// <exception cref="ReplicaReadCancelledException">The replica cancelled the read and it could not be retried.</exception>
+    /// <exception cref="WriteOnReplicaException">The delegate tried to write on a replica (SQLSTATE 25006); it was not repeated.</exception>
     public async Task<T> ReadAsync<T>(Func<NpgsqlConnection, CancellationToken, Task<T>> read, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(read);
         var scope = RoutingScope.Current;
-        var inTransaction = System.Transactions.Transaction.Current is not null;
         RoutingPool? exclude = null;
         for (var attempt = 0; ; attempt++)
         {
-            var request = new RouteRequest(false, inTransaction, ExplicitRouteRequired: true, RetryAttempt: attempt);
-            var decision = _router.Peek(request, scope, exclude);
-            if (attempt == 0 && !_gate.MayRead(_router, decision.Pool, scope))
-            {
-                decision = _router.Peek(request with { AvoidAsyncReplicas = true }, scope, exclude);
-            }
-
-            _router.Record(decision, scope);
+            var request = Request(attempt);
+            var decision = await _router.DecideAsync(request, scope, exclude, cancellationToken).ConfigureAwait(false);
             var pool = decision.Pool;
             try
             {
-                await using var connection = DataSourceFor(pool).CreateConnection();
+                await using var connection = pool.DataSource.CreateConnection();
                 await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
                 return await read(connection, cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception ex) when (!cancellationToken.IsCancellationRequested && !pool.AcceptTxSession && !inTransaction)
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested && !pool.AcceptTxSession && !request.InTransaction)
             {
                 // Not in the filter: the policy throws ReplicaReadCancelledException, which a filter would swallow.
                 if (!Retry.ReadRetryPolicy.ShouldRetry(ex, pool, attempt, _router.Topology.Options.ReadRetry, _router.Logger))
@@ -130,45 +125,6 @@ public sealed class RoutingDataSource : DbDataSource
         }
     }
 
-    private RouteDecision Decide()
-    {
-        var scope = RoutingScope.Current;
-        var request = new RouteRequest(false, System.Transactions.Transaction.Current is not null, ExplicitRouteRequired: true);
-        var decision = _router.Peek(request, scope);
-        if (!_gate.MayRead(_router, decision.Pool, scope))
-        {
-            decision = _router.Peek(request with { AvoidAsyncReplicas = true }, scope);
-        }
-
-        _router.Record(decision, scope);
-        return decision;
-    }
-
-    private NpgsqlDataSource DataSourceFor(RoutingPool pool) =>
-        _dataSources.GetOrAdd(pool.ConnectionString, static cs => NpgsqlDataSource.Create(cs));
-
-    /// <inheritdoc />
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            foreach (var ds in _dataSources.Values)
-            {
-                ds.Dispose();
-            }
-        }
-
-        base.Dispose(disposing);
-    }
-
-    /// <inheritdoc />
-    protected override async ValueTask DisposeAsyncCore()
-    {
-        foreach (var ds in _dataSources.Values)
-        {
-            await ds.DisposeAsync().ConfigureAwait(false);
-        }
-
-        await base.DisposeAsyncCore().ConfigureAwait(false);
-    }
+    private static RouteRequest Request(int attempt) =>
+        new(false, System.Transactions.Transaction.Current is not null, ExplicitRouteRequired: true, RetryAttempt: attempt);
 }

@@ -5,8 +5,12 @@ namespace RoutingSdk.Pools;
 /// <summary>An immutable, validated pool: the runtime form of <see cref="RoutingPoolOptions"/>.</summary>
 internal sealed class RoutingPool
 {
-    public RoutingPool(RoutingPoolOptions options, string effectiveConnectionString, PoolHealth health)
+    private readonly PoolDataSources? _dataSources;
+    private NpgsqlDataSource? _dataSource;
+
+    public RoutingPool(RoutingPoolOptions options, string effectiveConnectionString, PoolHealth health, PoolDataSources? dataSources = null)
     {
+        _dataSources = dataSources;
         Name = options.Name;
         Role = options.Role;
         AcceptTxSession = options.EffectiveAcceptTxSession;
@@ -41,6 +45,10 @@ internal sealed class RoutingPool
     public string DisplayName { get; }
 
     public PoolHealth Health { get; }
+
+    /// <summary>The pool's one data source, shared by every component (created on first use).</summary>
+    public NpgsqlDataSource DataSource => _dataSource ??= (_dataSources ?? throw new InvalidOperationException($"Pool '{Name}' was built without data sources."))
+        .For(Name, ConnectionString);
 
     public override string ToString() => DisplayName;
 

@@ -7,13 +7,20 @@ internal enum ReadFailureKind
 {
     None,
 
-    /// <summary>SQLSTATE 40001 "canceling statement due to conflict with recovery": the replica kept WAL replay going.</summary>
+    /// <summary>The replica cancelled the read to keep WAL replay going (a recovery conflict).</summary>
     RecoveryConflict,
 
-    /// <summary>The replica went away: 57P01/57P02/57P03 or a broken or refused connection.</summary>
+    /// <summary>The replica went away: 57P01/57P02/57P03, a refused connection, or a connection the server closed.</summary>
     ReplicaGone,
+
+    /// <summary>SQLSTATE 25006: the statement tried to write on a read-only replica. Never retried (it may write).</summary>
+    WriteOnReplica,
 }
 
+/// <summary>
+/// Classifies a failed read by SQLSTATE and exception type only, never by message text: PostgreSQL translates its
+/// messages (<c>lc_messages</c>), so text matching would silently switch retry off on a non-English server.
+/// </summary>
 internal static class ReadFailure
 {
     public static ReadFailureKind Classify(Exception exception, out PostgresException? postgres)
@@ -25,18 +32,31 @@ internal static class ReadFailure
             {
                 case PostgresException pg:
                     postgres = pg;
-                    if (pg.SqlState == PostgresErrorCodes.SerializationFailure && pg.MessageText.Contains("conflict with recovery", StringComparison.Ordinal))
+                    return pg.SqlState switch
                     {
-                        return ReadFailureKind.RecoveryConflict;
-                    }
+                        // On a hot standby, a read outside a transaction can fail with 40001 or 40P01 only through a
+                        // recovery conflict (SERIALIZABLE is not available there), so the code alone identifies it.
+                        // https://www.postgresql.org/docs/current/hot-standby.html#HOT-STANDBY-CONFLICT
+                        PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected => ReadFailureKind.RecoveryConflict,
+                        PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown or PostgresErrorCodes.CannotConnectNow => ReadFailureKind.ReplicaGone,
+                        PostgresErrorCodes.ReadOnlySqlTransaction => ReadFailureKind.WriteOnReplica,
+                        _ => ReadFailureKind.None,
+                    };
 
-                    return pg.SqlState is PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown or PostgresErrorCodes.CannotConnectNow
+                // A timeout (client command timeout, a full pool, a slow connect) is the caller's problem, not proof that
+                // the node is gone: evicting on it would move every heavy read to the primary.
+                case TimeoutException:
+                    return ReadFailureKind.None;
+
+                // The server closed the socket (a killed backend, a stopped node) or refused the connection.
+                case EndOfStreamException:
+                    return ReadFailureKind.ReplicaGone;
+                case SocketException socket:
+                    return socket.SocketErrorCode is SocketError.ConnectionRefused or SocketError.ConnectionReset or SocketError.ConnectionAborted
+                        or SocketError.HostUnreachable or SocketError.NetworkUnreachable or SocketError.HostDown or SocketError.Shutdown or SocketError.NotConnected
                         ? ReadFailureKind.ReplicaGone
                         : ReadFailureKind.None;
-                case NpgsqlException { InnerException: IOException or SocketException or TimeoutException }:
-                    return ReadFailureKind.ReplicaGone;
-                case NpgsqlException npgsql when npgsql.Message.StartsWith("Failed to connect", StringComparison.Ordinal)
-                    || npgsql.Message.Contains("Exception while reading from stream", StringComparison.Ordinal):
+                case IOException { InnerException: null }:
                     return ReadFailureKind.ReplicaGone;
             }
         }

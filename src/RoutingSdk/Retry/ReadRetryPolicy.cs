@@ -23,6 +23,14 @@ internal static partial class ReadRetryPolicy
             return false;
         }
 
+        if (kind == ReadFailureKind.WriteOnReplica)
+        {
+            // Never re-run: the statement may write. Say which query to move and how.
+            var write = new WriteOnReplicaException(pool.Name, postgres!);
+            WriteOnReplica(logger, pool.DisplayName, postgres!.MessageText);
+            throw write;
+        }
+
         if (kind == ReadFailureKind.ReplicaGone && pool.Health.Evict($"read failed: {exception.Message}"))
         {
             RoutingMetrics.Evictions.Add(1, new KeyValuePair<string, object?>("pool", pool.Name));
@@ -54,6 +62,9 @@ internal static partial class ReadRetryPolicy
 
     [LoggerMessage(51, LogLevel.Warning, "Pool {Pool} evicted after a failed read: {Error}")]
     private static partial void Evicted(ILogger logger, string pool, string error);
+
+    [LoggerMessage(53, LogLevel.Error, "A read on {Pool} tried to write ({Error}); not repeated. Mark the query .OnPrimary() or run it under [MasterOnly].")]
+    private static partial void WriteOnReplica(ILogger logger, string pool, string error);
 
     [LoggerMessage(52, LogLevel.Error, "{Detail}")]
     private static partial void Cancelled(ILogger logger, string detail);

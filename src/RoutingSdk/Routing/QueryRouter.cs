@@ -17,11 +17,13 @@ internal sealed class QueryRouter : IDisposable
     private readonly ILogger _logger;
     private readonly IRouteDecisionObserver[] _observers;
     private readonly IDisposable? _reloadSubscription;
+    private readonly PoolDataSources _dataSources;
     private volatile RoutingTopology _topology;
 
-    public QueryRouter(RoutingTopology topology, ILogger? logger = null, IEnumerable<IRouteDecisionObserver>? observers = null, Random? random = null)
+    public QueryRouter(RoutingTopology topology, ILogger? logger = null, IEnumerable<IRouteDecisionObserver>? observers = null, Random? random = null, PoolDataSources? dataSources = null)
     {
         _topology = topology;
+        _dataSources = dataSources ?? new PoolDataSources();
         _logger = logger ?? NullLogger.Instance;
         _observers = observers?.ToArray() ?? [];
         _random = random ?? Random.Shared;
@@ -29,9 +31,9 @@ internal sealed class QueryRouter : IDisposable
 
     /// <summary>DI constructor: builds from the current options and follows reloads.</summary>
     public QueryRouter(
-        IOptionsMonitor<RoutingOptions> options, PoolHealthRegistry health, ILogger<QueryRouter> logger,
+        IOptionsMonitor<RoutingOptions> options, PoolHealthRegistry health, PoolDataSources dataSources, ILogger<QueryRouter> logger,
         IEnumerable<IRouteDecisionObserver> observers, IEnumerable<RoutingConfigurationWarning> warnings, IEnumerable<RoutingConfigurationSection> sections)
-        : this(RoutingTopology.Build(options.CurrentValue, health), logger, observers)
+        : this(RoutingTopology.Build(options.CurrentValue, health, dataSources), logger, observers, null, dataSources)
     {
         foreach (var warning in warnings)
         {
@@ -85,7 +87,7 @@ internal sealed class QueryRouter : IDisposable
     {
         try
         {
-            var topology = RoutingTopology.Build(options, health);
+            var topology = RoutingTopology.Build(options, health, _dataSources);
             _topology = topology;
             RoutingLog.Reloaded(_logger, topology.Pools.Length, topology.CategoryOverrides.Count + topology.ScenarioOverrides.Count);
             return true;
@@ -97,24 +99,47 @@ internal sealed class QueryRouter : IDisposable
         }
     }
 
+    /// <summary>Read-your-writes for asynchronous replicas (uses each pool's own data source).</summary>
+    public Consistency.CausalReadGate Gate { get; } = new();
+
     public RouteDecision Decide(in RouteRequest request) => Decide(request, RoutingScope.Current);
 
+    /// <summary>
+    /// The one decision path, used by EF Core and <see cref="RoutingDataSource"/> alike: decides, lets the read-your-writes
+    /// gate revise an asynchronous-replica read, and records the decision (operation state, metrics, log, observers).
+    /// </summary>
     public RouteDecision Decide(in RouteRequest request, RoutingScope? scope, RoutingPool? exclude = null)
     {
+        var pending = Route(request, scope, exclude, async: false, CancellationToken.None);
+        System.Diagnostics.Debug.Assert(pending.IsCompleted, "the synchronous path never awaits");
+        return pending.GetAwaiter().GetResult();
+    }
+
+    /// <summary>Asynchronous form of <see cref="Decide(in RouteRequest, RoutingScope?, RoutingPool?)"/>: never blocks a thread.</summary>
+    public ValueTask<RouteDecision> DecideAsync(RouteRequest request, RoutingScope? scope, RoutingPool? exclude, CancellationToken cancellationToken) =>
+        Route(request, scope, exclude, async: true, cancellationToken);
+
+    private async ValueTask<RouteDecision> Route(RouteRequest request, RoutingScope? scope, RoutingPool? exclude, bool async, CancellationToken cancellationToken)
+    {
         var decision = DecideCore(request, scope, exclude);
+        if (decision.Pool.Role == PoolRole.AsyncReplica && !await Gate.MayRead(this, decision.Pool, scope, async, cancellationToken).ConfigureAwait(false))
+        {
+            decision = DecideCore(request with { AvoidAsyncReplicas = true }, scope, exclude);
+        }
+
         Record(decision, scope);
         return decision;
     }
 
-    /// <summary>Decides without telling anyone yet: for callers that may still revise the decision (read-your-writes).</summary>
-    public RouteDecision Peek(in RouteRequest request, RoutingScope? scope, RoutingPool? exclude = null) => DecideCore(request, scope, exclude);
-
     /// <summary>Makes a decision count: operation state, metrics, the Debug log and observers.</summary>
-    public void Record(in RouteDecision decision, RoutingScope? scope)
+    private void Record(in RouteDecision decision, RoutingScope? scope)
     {
-        if (decision.Reason is RouteDecisionReason.WriteCommand or RouteDecisionReason.InsideTransaction)
+        // Read-your-writes: later async-replica reads of this operation must see what it wrote. Every decision that
+        // hands out a connection that may write counts: a write, a transaction, a connection the caller opened, and a
+        // plain ADO.NET connection on the primary.
+        if (decision.Reason is RouteDecisionReason.WriteCommand or RouteDecisionReason.InsideTransaction
+            or RouteDecisionReason.UserOpenedConnection or RouteDecisionReason.ConnectionNotExplicitlyRouted)
         {
-            // Read-your-writes: later async-replica reads of this operation must see what it wrote.
             scope?.Operation.MarkWrite();
         }
 
@@ -180,7 +205,12 @@ internal sealed class QueryRouter : IDisposable
             return Primary(RouteDecisionReason.UserOpenedConnection, route);
         }
 
-        if (scope?.ExistingOperation is { ReplicationUnconfirmed: true })
+        if (request.PrimaryRequested)
+        {
+            return Primary(RouteDecisionReason.QueryMarkedForPrimary, route);
+        }
+
+        if (request.ReplicationUnconfirmed || scope?.ExistingOperation is { ReplicationUnconfirmed: true })
         {
             return Primary(RouteDecisionReason.ReplicationNotConfirmed, route);
         }
@@ -205,7 +235,12 @@ internal sealed class QueryRouter : IDisposable
             }
         }
 
-        if (pinned is not null && pinned != exclude && pinned.Health.IsAvailable && (route != RouteKind.ReadReplica || pinned.Role != PoolRole.AsyncReplica))
+        // A pinned asynchronous replica obeys what any asynchronous read obeys: the operation's lag limit and the
+        // read-your-writes gate (AvoidAsyncReplicas).
+        var ignoredLag = false;
+        if (pinned is not null && pinned != exclude && pinned.Health.IsAvailable
+            && (pinned.Role != PoolRole.AsyncReplica
+                || (route != RouteKind.ReadReplica && !request.AvoidAsyncReplicas && IsUsableAsync(pinned, scope?.MaxLagMilliseconds, exclude, ref ignoredLag))))
         {
             return new(pinned, RouteDecisionReason.OverriddenByConfiguration, route, requested, category, scenario);
         }
@@ -379,4 +414,7 @@ internal sealed class QueryRouter : IDisposable
     }
 
     public void Dispose() => _reloadSubscription?.Dispose();
+
+    /// <summary>The data sources of every pool (one per pool, shared by all components).</summary>
+    public PoolDataSources DataSources => _dataSources;
 }

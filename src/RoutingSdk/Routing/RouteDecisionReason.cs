@@ -50,4 +50,7 @@ public enum RouteDecisionReason
 
     /// <summary>The asynchronous replicas had not replayed this operation's writes (or its causal token) in time: a synchronous replica served it.</summary>
     ReplicaBehindOperationWrites,
+
+    /// <summary>The query was marked for the primary (EF Core <c>.OnPrimary()</c>): it reads like a query but may write (nextval, FOR UPDATE).</summary>
+    QueryMarkedForPrimary,
 }

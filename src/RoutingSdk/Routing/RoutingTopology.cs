@@ -58,7 +58,7 @@ internal sealed class RoutingTopology
     }
 
     /// <exception cref="RoutingConfigurationException">The options are invalid; the message lists every problem.</exception>
-    public static RoutingTopology Build(RoutingOptions options, PoolHealthRegistry health)
+    public static RoutingTopology Build(RoutingOptions options, PoolHealthRegistry health, PoolDataSources? dataSources = null)
     {
         var errors = RoutingOptionsValidator.Collect(options);
         if (errors.Count > 0)
@@ -66,7 +66,7 @@ internal sealed class RoutingTopology
             throw new RoutingConfigurationException(errors);
         }
 
-        var pools = options.Pools.Select(p => new RoutingPool(p, ApplySizing(p), health.For(p.Name))).ToArray();
+        var pools = options.Pools.Select(p => new RoutingPool(p, ApplySizing(p), health.For(p.Name), dataSources)).ToArray();
         var writePools = pools.Where(p => p.AcceptTxSession).OrderByDescending(p => p.Priority).ToArray();
         var readGroups = pools.Where(p => p.AcceptNoTxSession)
             .GroupBy(p => p.Priority)

@@ -92,6 +92,29 @@ public sealed class GlobalErpConfigurationTests
         Assert.Contains("Placeholders such as <host> must be replaced", ex.Problems[0]);
     }
 
+    [Theory]
+    [InlineData("jdbc:postgresql://db-master:notaport/erp?user=erp&amp;password=S3cret-Pw")]
+    [InlineData("jdbc:postgresql://db-master:6434?password=S3cret-Pw&amp;user=erp")]
+    [InlineData("jdbc:oracle:thin:@db:1521:erp?password=S3cret-Pw")]
+    public void Bad_url_error_never_echoes_the_password(string url)
+    {
+        var xml = VendorSample.Replace("jdbc:postgresql://db-master:6434/erp", url);
+        var ex = Assert.Throws<RoutingConfigurationException>(() => GlobalErpConfiguration.Parse(xml));
+        var problem = Assert.Single(ex.Problems);
+        Assert.Contains("WritePool", problem);
+        Assert.DoesNotContain("S3cret-Pw", ex.Message);
+        Assert.Contains("password=***", problem);
+    }
+
+    [Fact]
+    public void A_dtd_is_refused_with_its_fix()
+    {
+        var xml = "<?xml version=\"1.0\"?>\n<!DOCTYPE databases [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;\">]>\n" + VendorSample.Replace("schema=\"PUBLIC\"\nconnectionType", "schema=\"&b;\"\nconnectionType");
+        var ex = Assert.Throws<RoutingConfigurationException>(() => GlobalErpConfiguration.Parse(xml));
+        Assert.Contains("has a DTD (<!DOCTYPE ...>), which RoutingSdk refuses", Assert.Single(ex.Problems));
+        Assert.Contains("Remove the <!DOCTYPE> declaration", ex.Problems[0]);
+    }
+
     [Fact]
     public void Missing_url_names_the_pool_and_line()
     {
