@@ -35,7 +35,6 @@ public static class QueryRoutingDbContextOptionsExtensions
         {
             var core = new EfRoutingCore(
                 r,
-                serviceProvider.GetRequiredService<CausalReadGate>(),
                 serviceProvider.GetServices<IRouteDecisionObserver>(),
                 serviceProvider.GetRequiredService<ILoggerFactory>().CreateLogger("RoutingSdk.EntityFrameworkCore"));
             return new Binding(

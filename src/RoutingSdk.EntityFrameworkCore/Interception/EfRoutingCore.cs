@@ -12,8 +12,11 @@ using RoutingSdk.Routing;
 namespace RoutingSdk.EntityFrameworkCore.Interception;
 
 /// <summary>The routing logic shared by the EF Core interceptors of one <see cref="QueryRouter"/>.</summary>
-internal sealed partial class EfRoutingCore(QueryRouter router, CausalReadGate gate, IEnumerable<IRouteDecisionObserver> observers, ILogger logger)
+internal sealed partial class EfRoutingCore(QueryRouter router, IEnumerable<IRouteDecisionObserver> observers, ILogger logger)
 {
+    /// <summary>The tag <c>.OnPrimary()</c> puts on a query (EF Core writes tags as SQL comments at the start of the command).</summary>
+    public const string PrimaryTag = "RoutingSdk:OnPrimary";
+
     private readonly IRouteDecisionObserver[] _observers = observers.ToArray();
 
     public QueryRouter Router { get; } = router;
@@ -35,71 +38,60 @@ internal sealed partial class EfRoutingCore(QueryRouter router, CausalReadGate g
 #pragma warning restore EF1001
     }
 
-    /// <summary>Chooses the node for a connection that is about to open and points the connection at it.</summary>
-    public void OnOpening(DbConnection connection, DbContext? context)
-    {
-        var (state, scope, request, decision) = Decide(context);
-        if (decision.PoolRole == PoolRole.AsyncReplica && !gate.MayRead(Router, decision.Pool, scope))
-        {
-            decision = Router.Peek(request with { AvoidAsyncReplicas = true }, scope, state.ExcludePool);
-        }
-
-        Router.Record(decision, scope);
-        Apply(connection, state, scope, decision);
-    }
-
-    public async ValueTask OnOpeningAsync(DbConnection connection, DbContext? context, CancellationToken cancellationToken)
-    {
-        var (state, scope, request, decision) = Decide(context);
-        if (decision.PoolRole == PoolRole.AsyncReplica && !await gate.MayReadAsync(Router, decision.Pool, scope, cancellationToken).ConfigureAwait(false))
-        {
-            decision = Router.Peek(request with { AvoidAsyncReplicas = true }, scope, state.ExcludePool);
-        }
-
-        Router.Record(decision, scope);
-        Apply(connection, state, scope, decision);
-    }
-
-    private (RoutingContextState, RoutingScope?, RouteRequest, RouteDecision) Decide(DbContext? context)
+    /// <summary>Chooses the node for a connection that is about to open and installs that node's connection.</summary>
+    public void OnOpening(DbContext? context)
     {
         var state = State(context);
         var scope = RoutingScope.Current;
-        var inTransaction = System.Transactions.Transaction.Current is not null || context!.Database.CurrentTransaction is not null;
+        var decision = Router.Decide(Request(state, context!), scope, state.ExcludePool);
+        Apply(context!, state, scope, decision);
+    }
+
+    public async ValueTask OnOpeningAsync(DbContext? context, CancellationToken cancellationToken)
+    {
+        var state = State(context);
+        var scope = RoutingScope.Current;
+        var decision = await Router.DecideAsync(Request(state, context!), scope, state.ExcludePool, cancellationToken).ConfigureAwait(false);
+        Apply(context!, state, scope, decision);
+    }
+
+    private static RouteRequest Request(RoutingContextState state, DbContext context)
+    {
+        var inTransaction = System.Transactions.Transaction.Current is not null || context.Database.CurrentTransaction is not null;
         var isWrite = state.PendingWrite;
 
         // Anything EF Core does not open for one of its own operations (Database.OpenConnection(), BeginTransaction())
         // may host writes, a transaction or session state later: the primary.
         var userOpened = !state.InEfOperation && !isWrite;
-        var request = new RouteRequest(isWrite, inTransaction, UserOpenedConnection: userOpened, RetryAttempt: state.RetryAttempt);
-        return (state, scope, request, Router.Peek(request, scope, state.ExcludePool));
+        return new RouteRequest(
+            isWrite, inTransaction, UserOpenedConnection: userOpened, RetryAttempt: state.RetryAttempt,
+            PrimaryRequested: state.PrimaryRequested, ReplicationUnconfirmed: state.ReplicationUnconfirmed);
     }
 
-    private void Apply(DbConnection connection, RoutingContextState state, RoutingScope? scope, RouteDecision decision)
+    /// <summary>
+    /// Installs the chosen pool's connection as the context's DbConnection before EF Core opens it. Switching the
+    /// connection object, rather than its ConnectionString, keeps the connection attached to the pool's
+    /// NpgsqlDataSource: a connection string set by hand would open through Npgsql's global pool without the
+    /// data source's type mappings and plugins. EF Core opens <c>DbConnection</c> right after this event
+    /// (RelationalConnection.OpenInternal → OpenDbConnection), so the new object is the one opened.
+    /// </summary>
+    private static void Apply(DbContext context, RoutingContextState state, RoutingScope? scope, RouteDecision decision)
     {
         var pool = decision.Pool;
-        state.HomeConnectionString ??= connection.ConnectionString;
-        if (!ReferenceEquals(state.OpenPool, pool) || !string.Equals(connection.ConnectionString, pool.ConnectionString, StringComparison.Ordinal))
+        var target = state.ConnectionFor(pool);
+        var relational = state.Relational ??= context.GetService<Microsoft.EntityFrameworkCore.Storage.IRelationalConnection>();
+        if (!ReferenceEquals(relational.DbConnection, target))
         {
-            connection.ConnectionString = pool.ConnectionString;
+            // Not owned: the context must not dispose a connection it will reuse; RoutingContextState disposes them.
+            relational.SetDbConnection(target, contextOwnsConnection: false);
         }
 
         state.OpenPool = pool;
         state.OpenScope = scope;
+        state.LastOpenedPool = pool;
         if (pool.AcceptTxSession)
         {
             state.WroteInAttempt |= decision.Reason is RouteDecisionReason.WriteCommand or RouteDecisionReason.InsideTransaction or RouteDecisionReason.UserOpenedConnection;
-            if (connection is NpgsqlConnection npgsql)
-            {
-                // The sync-commit trap: PostgreSQL reports a commit whose wait for the replicas was cancelled only as a notice.
-                state.NoticeHandler ??= (_, e) =>
-                {
-                    if (e.Notice.SqlState == "01000" && e.Notice.MessageText.StartsWith("canceling wait for synchronous replication", StringComparison.Ordinal))
-                    {
-                        state.UnconfirmedCommitNotice = e.Notice.MessageText;
-                    }
-                };
-                npgsql.Notice += state.NoticeHandler;
-            }
         }
         else
         {
@@ -107,8 +99,8 @@ internal sealed partial class EfRoutingCore(QueryRouter router, CausalReadGate g
         }
     }
 
-    /// <summary>Puts the connection back on its home connection string (context pooling reuses it).</summary>
-    public static void OnClosed(DbConnection connection, DbContext? context)
+    /// <summary>The connection closed: nothing is open through routing any more.</summary>
+    public static void OnClosed(DbContext? context)
     {
         if (context is null)
         {
@@ -116,17 +108,53 @@ internal sealed partial class EfRoutingCore(QueryRouter router, CausalReadGate g
         }
 
         var state = State(context);
-        if (state.NoticeHandler is not null && connection is NpgsqlConnection npgsql)
-        {
-            npgsql.Notice -= state.NoticeHandler;
-        }
-
         state.OpenPool = null;
         state.PendingWrite = false;
-        if (state.HomeConnectionString is { } home && !string.Equals(connection.ConnectionString, home, StringComparison.Ordinal))
+    }
+
+    /// <summary>
+    /// A query marked <c>.OnPrimary()</c> is about to run on a replica connection (the node is chosen when the connection
+    /// opens, before EF Core creates the command): stop it before it reaches the server, and let the execution strategy
+    /// run the attempt again on the primary. Nothing was sent, so nothing is repeated on the server.
+    /// </summary>
+    public static void EnsureMarkedQueryOnPrimary(DbCommand command, DbContext? context)
+    {
+        if (context is null || !command.CommandText.StartsWith("-- ", StringComparison.Ordinal) || !HasPrimaryTag(command.CommandText))
         {
-            connection.ConnectionString = home;
+            return;
         }
+
+        var state = State(context);
+        if (state.OpenPool is { AcceptTxSession: false } pool)
+        {
+            if (state.StrategyDepth == 0 || state.WroteInAttempt)
+            {
+                throw new RoutingException(
+                    $"A query marked .OnPrimary() was about to run on {pool.DisplayName}, a read replica, and RoutingSdk could not move it: the connection was already open there " +
+                    "and the surrounding operation cannot be repeated (it wrote, or runs outside EF Core's execution strategy). Run the operation under RoutingScope.Begin(RouteKind.MasterOnly) or [MasterOnly].");
+            }
+
+            throw new RerouteToPrimaryException();
+        }
+    }
+
+    private static bool HasPrimaryTag(string sql)
+    {
+        // Tags are the leading "-- " comment lines.
+        foreach (var line in sql.AsSpan().EnumerateLines())
+        {
+            if (!line.StartsWith("-- ", StringComparison.Ordinal))
+            {
+                return false;
+            }
+
+            if (line[3..].Trim().SequenceEqual(PrimaryTag))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Marks a write announced before its connection opens.</summary>
@@ -175,6 +203,7 @@ internal sealed partial class EfRoutingCore(QueryRouter router, CausalReadGate g
         state.UnconfirmedCommitNotice = null;
         var scope = state.OpenScope ?? RoutingScope.Current;
         scope?.Operation.MarkReplicationUnconfirmed();
+        state.ReplicationUnconfirmed = true; // outside any scope too: this context's later reads stay on the primary
         var pool = Router.WritePool;
         RoutingMetrics.UnconfirmedCommits.Add(1, new KeyValuePair<string, object?>("pool", pool.Name));
         UnconfirmedCommitLog(Logger, pool.DisplayName, scope?.Scenario, notice);
@@ -193,6 +222,9 @@ internal sealed partial class EfRoutingCore(QueryRouter router, CausalReadGate g
     public static bool IsWrite(CommandSource source) => source is
         CommandSource.SaveChanges or CommandSource.ExecuteUpdate or CommandSource.ExecuteDelete or CommandSource.ExecuteSqlRaw
         or CommandSource.Migrations;
+
+    /// <summary>Thrown inside an attempt to send a <c>.OnPrimary()</c> query to the primary; never leaves the execution strategy.</summary>
+    internal sealed class RerouteToPrimaryException() : Exception("RoutingSdk internal: re-run on the primary.");
 
     [LoggerMessage(40, LogLevel.Error, "Commit on {Pool} was not confirmed by the synchronous replicas (operation {Scenario}): {Notice}. Its reads stay on the primary.")]
     private static partial void UnconfirmedCommitLog(ILogger logger, string pool, string? scenario, string notice);

@@ -58,10 +58,31 @@ internal sealed class RoutingCommandInterceptor(EfRoutingCore core) : DbCommandI
         return ValueTask.FromResult(result);
     }
 
+    public override InterceptionResult<object> ScalarExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<object> result)
+    {
+        BeforeExecute(command, eventData);
+        return result;
+    }
+
+    public override ValueTask<InterceptionResult<object>> ScalarExecutingAsync(
+        DbCommand command, CommandEventData eventData, InterceptionResult<object> result, CancellationToken cancellationToken = default)
+    {
+        BeforeExecute(command, eventData);
+        return ValueTask.FromResult(result);
+    }
+
     private void BeforeExecute(DbCommand command, CommandEventData eventData)
     {
+        // EF Core creates non-query commands before it opens the connection, and opening installed the chosen
+        // pool's connection object: point the command at the connection that is actually open.
+        if (eventData.Context is { } context && EfRoutingCore.State(context).Relational?.DbConnection is { } open && !ReferenceEquals(command.Connection, open))
+        {
+            command.Connection = open;
+        }
+
         if (!EfRoutingCore.IsWrite(eventData.CommandSource))
         {
+            EfRoutingCore.EnsureMarkedQueryOnPrimary(command, eventData.Context);
             return;
         }
 

@@ -8,23 +8,23 @@ internal sealed class RoutingConnectionInterceptor(EfRoutingCore core) : DbConne
 {
     public override InterceptionResult ConnectionOpening(DbConnection connection, ConnectionEventData eventData, InterceptionResult result)
     {
-        core.OnOpening(connection, eventData.Context);
+        core.OnOpening(eventData.Context);
         return result;
     }
 
     public override async ValueTask<InterceptionResult> ConnectionOpeningAsync(
         DbConnection connection, ConnectionEventData eventData, InterceptionResult result, CancellationToken cancellationToken = default)
     {
-        await core.OnOpeningAsync(connection, eventData.Context, cancellationToken).ConfigureAwait(false);
+        await core.OnOpeningAsync(eventData.Context, cancellationToken).ConfigureAwait(false);
         return result;
     }
 
     public override void ConnectionClosed(DbConnection connection, ConnectionEndEventData eventData) =>
-        EfRoutingCore.OnClosed(connection, eventData.Context);
+        EfRoutingCore.OnClosed(eventData.Context);
 
     public override Task ConnectionClosedAsync(DbConnection connection, ConnectionEndEventData eventData)
     {
-        EfRoutingCore.OnClosed(connection, eventData.Context);
+        EfRoutingCore.OnClosed(eventData.Context);
         return Task.CompletedTask;
     }
 }

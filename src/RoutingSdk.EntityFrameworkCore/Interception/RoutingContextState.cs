@@ -11,9 +11,53 @@ namespace RoutingSdk.EntityFrameworkCore.Interception;
 /// <c>BeginTransaction()</c>. A connection opened outside that section was opened by the caller.
 /// </summary>
 #pragma warning disable EF1001 // ConcurrencyDetector is EF Core infrastructure; its virtual members are the extension point used here.
-internal sealed class RoutingContextState : ConcurrencyDetector, IResettableService
+internal sealed class RoutingContextState : ConcurrencyDetector, IResettableService, IDisposable
 {
     private int _operationDepth;
+    private (Npgsql.NpgsqlDataSource Source, Npgsql.NpgsqlConnection Connection)[] _connections = [];
+
+    /// <summary>EF Core's connection service of this context (where the routed connection is installed).</summary>
+    public Microsoft.EntityFrameworkCore.Storage.IRelationalConnection? Relational { get; set; }
+
+    /// <summary>
+    /// This context's connection to <paramref name="pool"/>: made by the pool's own data source, so enum mappings,
+    /// plugins, password providers and logging configured there apply; kept for the context's lifetime (a closed
+    /// connection holds nothing but its settings), one per data source.
+    /// </summary>
+    public Npgsql.NpgsqlConnection ConnectionFor(RoutingPool pool)
+    {
+        var source = pool.DataSource;
+        foreach (var (s, c) in _connections)
+        {
+            if (ReferenceEquals(s, source))
+            {
+                return c;
+            }
+        }
+
+        var connection = source.CreateConnection();
+
+        // The sync-commit trap: PostgreSQL reports a commit whose wait for the replicas was cancelled only as a
+        // notice. Recognised by the server function that raises it, not by its (translated) text.
+        connection.Notice += (_, e) =>
+        {
+            if (e.Notice.Routine == "SyncRepWaitForLSN")
+            {
+                UnconfirmedCommitNotice = e.Notice.MessageText;
+            }
+        };
+        _connections = [.. _connections, (source, connection)];
+        return connection;
+    }
+
+    /// <summary>The pool of the connection opened last in the current attempt, primary or replica: the node a failure happened on.</summary>
+    public RoutingPool? LastOpenedPool { get; set; }
+
+    /// <summary>A query marked <c>.OnPrimary()</c> reached a replica connection: the attempt is re-run on the primary.</summary>
+    public bool PrimaryRequested { get; set; }
+
+    /// <summary>A commit of this context was not confirmed by the synchronous replicas: its later reads stay on the primary.</summary>
+    public bool ReplicationUnconfirmed { get; set; }
 
     /// <summary>EF Core is running an operation of its own on this context.</summary>
     public bool InEfOperation => _operationDepth > 0;
@@ -23,9 +67,6 @@ internal sealed class RoutingContextState : ConcurrencyDetector, IResettableServ
 
     /// <summary>The pool the context's connection is open on, if it is open through routing.</summary>
     public RoutingPool? OpenPool { get; set; }
-
-    /// <summary>The connection string the context's connection had before routing changed it (restored on close).</summary>
-    public string? HomeConnectionString { get; set; }
 
     /// <summary>The pool of the last routed open that served a read on a replica in the current attempt.</summary>
     public RoutingPool? LastReadPool { get; set; }
@@ -50,9 +91,6 @@ internal sealed class RoutingContextState : ConcurrencyDetector, IResettableServ
 
     /// <summary>The scope in force when the connection opened (for marking the operation).</summary>
     public RoutingScope? OpenScope { get; set; }
-
-    /// <summary>Handler subscribed to the primary connection's notices while it is open.</summary>
-    public Npgsql.NoticeEventHandler? NoticeHandler { get; set; }
 
     public override ConcurrencyDetectorCriticalSectionDisposer EnterCriticalSection()
     {
@@ -80,6 +118,19 @@ internal sealed class RoutingContextState : ConcurrencyDetector, IResettableServ
         InSaveChanges = false;
         UnconfirmedCommitNotice = null;
         OpenScope = null;
+        LastOpenedPool = null;
+        PrimaryRequested = false;
+        ReplicationUnconfirmed = false;
+    }
+
+    public void Dispose()
+    {
+        foreach (var (_, connection) in _connections)
+        {
+            connection.Dispose();
+        }
+
+        _connections = [];
     }
 
     public Task ResetStateAsync(CancellationToken cancellationToken = default)

@@ -66,6 +66,7 @@ internal sealed class RoutingExecutionStrategy(IExecutionStrategy inner, Executi
                 catch (Exception ex)
                 {
                     HandleFailure(context, routing, attempt, ex);
+                    attempt -= ex is EfRoutingCore.RerouteToPrimaryException ? 1 : 0; // not a retry
                 }
             }
         }
@@ -98,6 +99,7 @@ internal sealed class RoutingExecutionStrategy(IExecutionStrategy inner, Executi
                 catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
                 {
                     HandleFailure(context, routing, attempt, ex);
+                    attempt -= ex is EfRoutingCore.RerouteToPrimaryException ? 1 : 0; // not a retry
                 }
             }
         }
@@ -113,6 +115,7 @@ internal sealed class RoutingExecutionStrategy(IExecutionStrategy inner, Executi
         routing.RetryAttempt = attempt;
         routing.WroteInAttempt = false;
         routing.LastReadPool = null;
+        routing.LastOpenedPool = null;
         if (attempt == 0)
         {
             routing.ExcludePool = null;
@@ -124,26 +127,60 @@ internal sealed class RoutingExecutionStrategy(IExecutionStrategy inner, Executi
         routing.RetryAttempt = 0;
         routing.ExcludePool = null;
         routing.LastReadPool = null;
+        routing.LastOpenedPool = null;
+        routing.PrimaryRequested = false;
     }
 
-    /// <summary>Returns to retry; throws (the original error, or <see cref="ReplicaReadCancelledException"/>) otherwise.</summary>
+    /// <summary>Returns to retry; throws (the original error, <see cref="ReplicaReadCancelledException"/> or <see cref="WriteOnReplicaException"/>) otherwise.</summary>
     private void HandleFailure(DbContext context, RoutingContextState routing, int attempt, Exception ex)
     {
-        var pool = routing.LastReadPool;
-        var mayRetry = pool is not null && !routing.WroteInAttempt
-            && context.Database.CurrentTransaction is null && System.Transactions.Transaction.Current is null;
-        if (!mayRetry || !ReadRetryPolicy.ShouldRetry(ex, pool!, attempt, router.Topology.Options.ReadRetry, logger))
+        if (ex is EfRoutingCore.RerouteToPrimaryException)
+        {
+            // A .OnPrimary() query met a replica connection before anything was sent: run the attempt on the primary.
+            routing.PrimaryRequested = true;
+            CloseIfOpen(context);
+            return;
+        }
+
+        // The node that failed is the one opened last in this attempt. A failure on the primary (a write, a
+        // MasterOnly read) says nothing about the replica that served an earlier read: no retry, no eviction.
+        var pool = routing.LastOpenedPool;
+        if (pool is null || pool.AcceptTxSession)
+        {
+            ExceptionDispatchInfo.Throw(ex);
+        }
+
+        var mayRetry = !routing.WroteInAttempt && context.Database.CurrentTransaction is null && System.Transactions.Transaction.Current is null;
+        if (!mayRetry)
+        {
+            if (ReadFailure.Classify(ex, out var postgres) == ReadFailureKind.WriteOnReplica)
+            {
+                throw new WriteOnReplicaException(pool.Name, postgres!);
+            }
+
+            ExceptionDispatchInfo.Throw(ex);
+        }
+
+        if (!ReadRetryPolicy.ShouldRetry(ex, pool, attempt, router.Topology.Options.ReadRetry, logger))
         {
             ExceptionDispatchInfo.Throw(ex);
         }
 
         // EF Core closed the connection it opened for the failed attempt; make sure before the next open re-routes it.
-        if (context.Database.GetDbConnection().State != System.Data.ConnectionState.Closed && routing.OpenPool == pool)
+        if (routing.OpenPool == pool)
         {
-            context.Database.CloseConnection();
+            CloseIfOpen(context);
         }
 
         routing.ExcludePool = pool;
+    }
+
+    private static void CloseIfOpen(DbContext context)
+    {
+        if (context.Database.GetDbConnection().State != System.Data.ConnectionState.Closed)
+        {
+            context.Database.CloseConnection();
+        }
     }
 }
 

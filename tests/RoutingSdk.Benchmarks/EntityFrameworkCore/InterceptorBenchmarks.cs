@@ -58,8 +58,8 @@ public class InterceptorBenchmarks
     [Benchmark]
     public string RoutedOpenAndClose()
     {
-        _core.OnOpening(_connection, _db);
-        EfRoutingCore.OnClosed(_connection, _db);
-        return _connection.ConnectionString;
+        _core.OnOpening(_db);
+        EfRoutingCore.OnClosed(_db);
+        return _db.Database.GetDbConnection().ConnectionString;
     }
 }

@@ -14,7 +14,7 @@ public sealed class ReadFailureTests
         Assert.Same(conflict, pg);
 
         Assert.Equal(ReadFailureKind.ReplicaGone, ReadFailure.Classify(new PostgresException("terminating connection due to administrator command", "FATAL", "FATAL", "57P01"), out _));
-        Assert.Equal(ReadFailureKind.ReplicaGone, ReadFailure.Classify(new NpgsqlException("Failed to connect to 127.0.0.1:5", new SocketException(111)), out _));
+        Assert.Equal(ReadFailureKind.ReplicaGone, ReadFailure.Classify(new NpgsqlException("Failed to connect to 127.0.0.1:5", new SocketException((int)SocketError.ConnectionRefused)), out _));
         Assert.Equal(ReadFailureKind.None, ReadFailure.Classify(new PostgresException("relation does not exist", "ERROR", "ERROR", "42P01"), out _));
         Assert.Equal(ReadFailureKind.RecoveryConflict, ReadFailure.Classify(new InvalidOperationException("wrapped", conflict), out _));
     }
