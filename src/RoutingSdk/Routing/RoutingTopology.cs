@@ -66,6 +66,7 @@ internal sealed class RoutingTopology
             throw new RoutingConfigurationException(errors);
         }
 
+        dataSources ??= new PoolDataSources();
         var pools = options.Pools.Select(p => new RoutingPool(p, ApplySizing(p), health.For(p.Name), dataSources)).ToArray();
         var writePools = pools.Where(p => p.AcceptTxSession).OrderByDescending(p => p.Priority).ToArray();
         var readGroups = pools.Where(p => p.AcceptNoTxSession)

@@ -115,6 +115,30 @@ public sealed class AddQueryRoutingTests : IDisposable
         Assert.Equal(1.0, router.Topology.FindPool("sync1")!.UsageRatio);
     }
 
+    [Theory]
+    [InlineData("00:00:00")]
+    [InlineData("-00:00:01")]
+    public async Task Invalid_health_settings_arriving_by_reload_never_reach_the_monitor(string interval)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Routing:Pools:0:Name"] = "WritePool", ["Routing:Pools:0:Role"] = "Primary", ["Routing:Pools:0:ConnectionString"] = "Host=db",
+            ["Routing:Pools:1:Name"] = "sync1", ["Routing:Pools:1:ConnectionString"] = "Host=r1",
+            ["Routing:Health:Interval"] = "00:00:03",
+        }).Build();
+        await using var provider = new ServiceCollection().AddQueryRouting(configuration.GetSection("Routing")).Services.BuildServiceProvider();
+        var monitor = provider.GetRequiredService<RoutingSdk.Health.PoolHealthMonitor>();
+        Assert.Equal(TimeSpan.FromSeconds(3), monitor.Options.Interval);
+
+        configuration["Routing:Health:Interval"] = interval;
+        configuration.Reload();
+        Assert.Equal(TimeSpan.FromSeconds(3), monitor.Options.Interval);
+
+        configuration["Routing:Health:Interval"] = "00:00:07";
+        configuration.Reload();
+        Assert.Equal(TimeSpan.FromSeconds(7), monitor.Options.Interval); // a valid reload does arrive
+    }
+
     [Fact]
     public void Misspelt_key_arriving_by_reload_is_logged_and_the_previous_configuration_stays()
     {
