@@ -94,8 +94,12 @@ public static class RoutedServiceBuilderExtensions
 
     private static object CreateClassProxy(IServiceProvider sp, Type implementation)
     {
+        // Ask whether a parameter is resolvable without resolving it: resolving here and again below would build a
+        // transient dependency twice (and leave the first copy to the scope).
+        var isService = sp.GetService<IServiceProviderIsService>();
+        bool CanResolve(Type type) => IsServiceProviderType(type) || (isService is not null ? isService.IsService(type) : sp.GetService(type) is not null);
         var constructor = implementation.GetConstructors().OrderByDescending(c => c.GetParameters().Length)
-            .FirstOrDefault(c => c.GetParameters().All(p => p.HasDefaultValue || sp.GetService(p.ParameterType) is not null || IsServiceProviderType(p.ParameterType)))
+            .FirstOrDefault(c => c.GetParameters().All(p => p.HasDefaultValue || CanResolve(p.ParameterType)))
             ?? throw new InvalidOperationException($"No public constructor of {implementation.Name} can be satisfied from the service provider; register its dependencies.");
         var arguments = constructor.GetParameters()
             .Select(p => IsServiceProviderType(p.ParameterType) ? sp : sp.GetService(p.ParameterType) ?? p.DefaultValue)

@@ -83,7 +83,10 @@ internal sealed partial class EfRoutingCore(QueryRouter router, IEnumerable<IRou
         if (!ReferenceEquals(relational.DbConnection, target))
         {
             // Not owned: the context must not dispose a connection it will reuse; RoutingContextState disposes them.
+            // SetDbConnection resets the connection service, command timeout included: keep the user's timeout.
+            var commandTimeout = relational.CommandTimeout;
             relational.SetDbConnection(target, contextOwnsConnection: false);
+            relational.CommandTimeout = commandTimeout;
         }
 
         state.OpenPool = pool;

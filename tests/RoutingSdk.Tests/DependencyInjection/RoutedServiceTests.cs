@@ -25,6 +25,21 @@ public sealed class RoutedServiceTests
         .AddRoutedService<CatalogReport, CatalogReport>(), logger);
 
     [Fact]
+    public void Class_proxy_constructs_its_transient_dependency_once()
+    {
+        using var sp = Build(b =>
+        {
+            b.Services.AddTransient<CountedDependency>();
+            b.AddRoutedService<ReportWithTransientDependency, ReportWithTransientDependency>();
+        });
+        using var scope = sp.CreateScope();
+        var before = CountedDependency.Created;
+        var report = scope.ServiceProvider.GetRequiredService<ReportWithTransientDependency>();
+        Assert.Equal(1, CountedDependency.Created - before);
+        Assert.Equal(RouteKind.ReadReplica, report.Build().Route);
+    }
+
+    [Fact]
     public void Synchronous_method_runs_inside_the_route_with_category_and_default_scenario()
     {
         using var sp = Standard();

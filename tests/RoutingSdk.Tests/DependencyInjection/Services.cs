@@ -146,3 +146,20 @@ public sealed class StockReport : IStockReport
     [ReadReplica]
     public Seen NotOnInterface() => Observe.Now();
 }
+
+public sealed class CountedDependency
+{
+    private static int _created;
+
+    public CountedDependency() => Interlocked.Increment(ref _created);
+
+    public static int Created => Volatile.Read(ref _created);
+}
+
+public class ReportWithTransientDependency(CountedDependency dependency)
+{
+    public CountedDependency Dependency { get; } = dependency;
+
+    [ReadReplica]
+    public virtual Seen Build() => Observe.Now();
+}
