@@ -222,6 +222,26 @@ internal sealed partial class EfRoutingCore(QueryRouter router, IEnumerable<IRou
         }
     }
 
+    /// <summary>
+    /// Cancelling a COMMIT that waits for synchronous replication does not undo it: PostgreSQL returns success with
+    /// the "canceling wait for synchronous replication" notice, which turns the endless wait into a clear outcome.
+    /// </summary>
+    public static async Task CommitWithTimeoutAsync(NpgsqlTransaction transaction, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cts.CancelAfter(timeout);
+        try
+        {
+            await transaction.CommitAsync(cts.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new RoutingException(
+                $"The commit did not finish within Consistency.CommitTimeout ({timeout}) and PostgreSQL did not confirm it; its outcome is unknown. " +
+                "Check the primary before repeating the write.");
+        }
+    }
+
     public static bool IsWrite(CommandSource source) => source is
         CommandSource.SaveChanges or CommandSource.ExecuteUpdate or CommandSource.ExecuteDelete or CommandSource.ExecuteSqlRaw
         or CommandSource.Migrations;

@@ -23,6 +23,7 @@ internal sealed class RoutingCommandInterceptor(EfRoutingCore core) : DbCommandI
     public override InterceptionResult<int> NonQueryExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<int> result)
     {
         BeforeExecute(command, eventData);
+        BeginCommitTimeoutTransaction(command, eventData);
         return result;
     }
 
@@ -30,6 +31,7 @@ internal sealed class RoutingCommandInterceptor(EfRoutingCore core) : DbCommandI
         DbCommand command, CommandEventData eventData, InterceptionResult<int> result, CancellationToken cancellationToken = default)
     {
         BeforeExecute(command, eventData);
+        BeginCommitTimeoutTransaction(command, eventData);
         return ValueTask.FromResult(result);
     }
 
@@ -48,14 +50,79 @@ internal sealed class RoutingCommandInterceptor(EfRoutingCore core) : DbCommandI
 
     public override int NonQueryExecuted(DbCommand command, CommandExecutedEventData eventData, int result)
     {
+        CommitWithTimeoutAsync(eventData, CancellationToken.None).GetAwaiter().GetResult();
         core.ReportUnconfirmedCommit(eventData.Context, deferInsideSaveChanges: true);
         return result;
     }
 
-    public override ValueTask<int> NonQueryExecutedAsync(DbCommand command, CommandExecutedEventData eventData, int result, CancellationToken cancellationToken = default)
+    public override async ValueTask<int> NonQueryExecutedAsync(DbCommand command, CommandExecutedEventData eventData, int result, CancellationToken cancellationToken = default)
     {
+        await CommitWithTimeoutAsync(eventData, cancellationToken).ConfigureAwait(false);
         core.ReportUnconfirmedCommit(eventData.Context, deferInsideSaveChanges: true);
-        return ValueTask.FromResult(result);
+        return result;
+    }
+
+    public override void CommandFailed(DbCommand command, CommandErrorEventData eventData) => RollbackCommitTimeoutTransaction(eventData);
+
+    public override Task CommandFailedAsync(DbCommand command, CommandErrorEventData eventData, CancellationToken cancellationToken = default)
+    {
+        RollbackCommitTimeoutTransaction(eventData);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// With <see cref="ConsistencyOptions.CommitTimeout"/> set, an autocommit write (ExecuteUpdate/Delete, ExecuteSql)
+    /// runs in a transaction of its own so that the timeout bounds the COMMIT's wait for the synchronous replicas,
+    /// not the statement: a long UPDATE is not cut short. Npgsql sends BEGIN with the statement (no extra round trip);
+    /// the COMMIT is one.
+    /// </summary>
+    private void BeginCommitTimeoutTransaction(DbCommand command, CommandEventData eventData)
+    {
+        if (command.Transaction is not null || eventData.Context is not { } context || !EfRoutingCore.IsWrite(eventData.CommandSource)
+            || core.Router.Topology.Options.Consistency.CommitTimeout is null || System.Transactions.Transaction.Current is not null
+            || command.Connection is not Npgsql.NpgsqlConnection { State: System.Data.ConnectionState.Open } connection)
+        {
+            return;
+        }
+
+        var transaction = connection.BeginTransaction();
+        command.Transaction = transaction;
+        EfRoutingCore.State(context).CommitTimeoutTransaction = transaction;
+    }
+
+    private async Task CommitWithTimeoutAsync(CommandExecutedEventData eventData, CancellationToken cancellationToken)
+    {
+        if (eventData.Context is not { } context || EfRoutingCore.State(context) is not { CommitTimeoutTransaction: { } transaction } state)
+        {
+            return;
+        }
+
+        state.CommitTimeoutTransaction = null;
+        await using (transaction.ConfigureAwait(false))
+        {
+            await EfRoutingCore.CommitWithTimeoutAsync(transaction, core.Router.Topology.Options.Consistency.CommitTimeout!.Value, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static void RollbackCommitTimeoutTransaction(CommandErrorEventData eventData)
+    {
+        if (eventData.Context is not { } context || EfRoutingCore.State(context) is not { CommitTimeoutTransaction: { } transaction } state)
+        {
+            return;
+        }
+
+        state.CommitTimeoutTransaction = null;
+        try
+        {
+            if (transaction.Connection is { State: System.Data.ConnectionState.Open })
+            {
+                transaction.Rollback();
+            }
+        }
+        finally
+        {
+            transaction.Dispose();
+        }
     }
 
     public override InterceptionResult<object> ScalarExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<object> result)
@@ -87,16 +154,5 @@ internal sealed class RoutingCommandInterceptor(EfRoutingCore core) : DbCommandI
         }
 
         EfRoutingCore.EnsureNotOnReplica(eventData.Context, $"A {eventData.CommandSource} command");
-
-        // Outside an explicit transaction the statement commits itself: the opt-in commit timeout bounds its wait
-        // for the synchronous replicas (PostgreSQL then returns with the "canceling wait" notice, committed locally).
-        if (command.Transaction is null && core.Router.Topology.Options.Consistency.CommitTimeout is { } timeout)
-        {
-            var seconds = Math.Max(1, (int)Math.Ceiling(timeout.TotalSeconds));
-            if (command.CommandTimeout == 0 || command.CommandTimeout > seconds)
-            {
-                command.CommandTimeout = seconds;
-            }
-        }
     }
 }

@@ -56,6 +56,12 @@ internal sealed class RoutingContextState : ConcurrencyDetector, IResettableServ
     /// <summary>A query marked <c>.OnPrimary()</c> reached a replica connection: the attempt is re-run on the primary.</summary>
     public bool PrimaryRequested { get; set; }
 
+    /// <summary>The transaction RoutingSdk opened around an autocommit write so that CommitTimeout bounds only its COMMIT.</summary>
+    public Npgsql.NpgsqlTransaction? CommitTimeoutTransaction { get; set; }
+
+    /// <summary>SaveChanges switched AutoTransactionBehavior to Always for CommitTimeout; restore it afterwards.</summary>
+    public Microsoft.EntityFrameworkCore.AutoTransactionBehavior? RestoreAutoTransaction { get; set; }
+
     /// <summary>A commit of this context was not confirmed by the synchronous replicas: its later reads stay on the primary.</summary>
     public bool ReplicationUnconfirmed { get; set; }
 
@@ -121,6 +127,8 @@ internal sealed class RoutingContextState : ConcurrencyDetector, IResettableServ
         LastOpenedPool = null;
         PrimaryRequested = false;
         ReplicationUnconfirmed = false;
+        CommitTimeoutTransaction = null;
+        RestoreAutoTransaction = null;
     }
 
     public void Dispose()

@@ -38,13 +38,31 @@ internal sealed class RoutingSaveChangesInterceptor(EfRoutingCore core) : SaveCh
         return Task.CompletedTask;
     }
 
-    private static void Begin(DbContextEventData eventData)
+    private void Begin(DbContextEventData eventData)
     {
         if (eventData.Context is { } context)
         {
             EfRoutingCore.EnsureNotOnReplica(context, "SaveChanges");
             EfRoutingCore.MarkWrite(context);
-            EfRoutingCore.State(context).InSaveChanges = true;
+            var state = EfRoutingCore.State(context);
+            state.InSaveChanges = true;
+
+            // CommitTimeout bounds the COMMIT's wait for the replicas, not the statements: a single-statement
+            // SaveChanges, which EF Core runs without a transaction, gets one so that its commit can be bounded.
+            if (core.Router.Topology.Options.Consistency.CommitTimeout is not null && context.Database.AutoTransactionBehavior == Microsoft.EntityFrameworkCore.AutoTransactionBehavior.WhenNeeded)
+            {
+                state.RestoreAutoTransaction = context.Database.AutoTransactionBehavior;
+                context.Database.AutoTransactionBehavior = Microsoft.EntityFrameworkCore.AutoTransactionBehavior.Always;
+            }
+        }
+    }
+
+    private static void RestoreAutoTransaction(Microsoft.EntityFrameworkCore.DbContext context, RoutingContextState state)
+    {
+        if (state.RestoreAutoTransaction is { } behavior)
+        {
+            state.RestoreAutoTransaction = null;
+            context.Database.AutoTransactionBehavior = behavior;
         }
     }
 
@@ -53,7 +71,9 @@ internal sealed class RoutingSaveChangesInterceptor(EfRoutingCore core) : SaveCh
         if (eventData.Context is { } context)
         {
             // Changes are saved and accepted: now an unconfirmed commit may be reported without inviting a repeat.
-            EfRoutingCore.State(context).InSaveChanges = false;
+            var state = EfRoutingCore.State(context);
+            state.InSaveChanges = false;
+            RestoreAutoTransaction(context, state);
             core.ReportUnconfirmedCommit(context, deferInsideSaveChanges: false);
         }
     }
@@ -62,7 +82,9 @@ internal sealed class RoutingSaveChangesInterceptor(EfRoutingCore core) : SaveCh
     {
         if (eventData.Context is { } context)
         {
-            EfRoutingCore.State(context).InSaveChanges = false;
+            var state = EfRoutingCore.State(context);
+            state.InSaveChanges = false;
+            RestoreAutoTransaction(context, state);
         }
     }
 }

@@ -43,7 +43,7 @@ internal sealed class RoutingTransactionInterceptor(EfRoutingCore core) : DbTran
             return result;
         }
 
-        CommitWithTimeoutAsync(npgsql, timeout, CancellationToken.None).GetAwaiter().GetResult();
+        EfRoutingCore.CommitWithTimeoutAsync(npgsql, timeout, CancellationToken.None).GetAwaiter().GetResult();
         core.ReportUnconfirmedCommit(eventData.Context, deferInsideSaveChanges: true);
         return InterceptionResult.Suppress();
     }
@@ -56,7 +56,7 @@ internal sealed class RoutingTransactionInterceptor(EfRoutingCore core) : DbTran
             return result;
         }
 
-        await CommitWithTimeoutAsync(npgsql, timeout, cancellationToken).ConfigureAwait(false);
+        await EfRoutingCore.CommitWithTimeoutAsync(npgsql, timeout, cancellationToken).ConfigureAwait(false);
         core.ReportUnconfirmedCommit(eventData.Context, deferInsideSaveChanges: true);
         return InterceptionResult.Suppress();
     }
@@ -68,25 +68,5 @@ internal sealed class RoutingTransactionInterceptor(EfRoutingCore core) : DbTran
     {
         core.ReportUnconfirmedCommit(eventData.Context, deferInsideSaveChanges: true);
         return Task.CompletedTask;
-    }
-
-    /// <summary>
-    /// Cancelling a COMMIT that waits for synchronous replication does not undo it: PostgreSQL returns success with
-    /// the "canceling wait for synchronous replication" notice, which turns the endless wait into a clear outcome.
-    /// </summary>
-    private static async Task CommitWithTimeoutAsync(NpgsqlTransaction transaction, TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        cts.CancelAfter(timeout);
-        try
-        {
-            await transaction.CommitAsync(cts.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            throw new RoutingException(
-                $"The commit did not finish within Consistency.CommitTimeout ({timeout}) and PostgreSQL did not confirm it; its outcome is unknown. " +
-                "Check the primary before repeating the write.");
-        }
     }
 }
