@@ -208,7 +208,7 @@ internal sealed partial class EfRoutingCore(QueryRouter router, IEnumerable<IRou
         scope?.Operation.MarkReplicationUnconfirmed();
         state.ReplicationUnconfirmed = true; // outside any scope too: this context's later reads stay on the primary
         var pool = Router.WritePool;
-        RoutingMetrics.UnconfirmedCommits.Add(1, new KeyValuePair<string, object?>("pool", pool.Name));
+        Router.Metrics.UnconfirmedCommits.Add(1, new KeyValuePair<string, object?>("pool", pool.Name));
         UnconfirmedCommitLog(Logger, pool.DisplayName, scope?.Scenario, notice);
         var commit = new UnconfirmedCommit(pool.Name, notice, scope?.Scenario);
         foreach (var observer in _observers)

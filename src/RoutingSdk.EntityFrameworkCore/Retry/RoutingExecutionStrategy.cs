@@ -161,7 +161,7 @@ internal sealed class RoutingExecutionStrategy(IExecutionStrategy inner, Executi
             ExceptionDispatchInfo.Throw(ex);
         }
 
-        if (!ReadRetryPolicy.ShouldRetry(ex, pool, attempt, router.Topology.Options.ReadRetry, logger))
+        if (!ReadRetryPolicy.ShouldRetry(ex, pool, attempt, router.Topology.Options.ReadRetry, router.Metrics, logger))
         {
             ExceptionDispatchInfo.Throw(ex);
         }

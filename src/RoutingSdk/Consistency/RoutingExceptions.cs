@@ -45,7 +45,7 @@ public sealed class SynchronousReplicationNotConfirmedException : RoutingExcepti
         : base(
             $"The commit on '{poolName}' is durable on the primary but was NOT confirmed by the synchronous replicas ({notice}). " +
             "Do not repeat the write: it is committed. Reads of this operation stay on the primary. Operators: a synchronous replica is down or " +
-            "stuck; see docs/operations.md, 'The sync-commit trap' (restore the replica, or lower synchronous_standby_names to ANY 1 and evict it from the read pool).")
+            "stuck; see docs/operations.md, 'The sync-commit trap' (restore the replica, or list only the healthy replicas in synchronous_standby_names, e.g. 'ANY 1 (sync1)').")
     {
         PoolName = poolName;
         Notice = notice;

@@ -3,27 +3,53 @@ using System.Diagnostics.Metrics;
 
 namespace RoutingSdk.Diagnostics;
 
-/// <summary>The <c>RoutingSdk</c> meter. Instrument names follow OpenTelemetry style.</summary>
-internal static class RoutingMetrics
+/// <summary>
+/// The <c>RoutingSdk</c> meter of one application, made by the host's <see cref="IMeterFactory"/> when there is one
+/// (so meters are scoped to the service provider, as .NET's own libraries do), else owned here. Instrument names
+/// follow OpenTelemetry style.
+/// </summary>
+internal sealed class RoutingMetrics : IDisposable
 {
     public const string MeterName = "RoutingSdk";
 
-    public static readonly Meter Meter = new(MeterName, typeof(RoutingMetrics).Assembly.GetName().Version?.ToString());
+    private readonly bool _ownsMeter;
 
-    public static readonly Counter<long> Decisions = Meter.CreateCounter<long>(
-        "routing.decisions", unit: "{decision}", description: "Routing decisions, tagged by pool, reason, route and category.");
+    public RoutingMetrics(IMeterFactory? factory = null)
+    {
+        var version = typeof(RoutingMetrics).Assembly.GetName().Version?.ToString();
+        Meter = factory?.Create(MeterName, version) ?? new Meter(MeterName, version);
+        _ownsMeter = factory is null;
+        Decisions = Meter.CreateCounter<long>(
+            "routing.decisions", unit: "{decision}", description: "Routing decisions, tagged by pool, reason, route and category.");
+        Retries = Meter.CreateCounter<long>(
+            "routing.retries", unit: "{retry}", description: "Reads retried on another node after a recovery conflict or a dying replica.");
+        Fallbacks = Meter.CreateCounter<long>(
+            "routing.fallbacks", unit: "{decision}", description: "Reads that could not use their preferred pools (lag, unhealthy replicas).");
+        Evictions = Meter.CreateCounter<long>(
+            "routing.evictions", unit: "{eviction}", description: "Pools taken out of rotation (unreachable, wrong role, out of the synchronous quorum).");
+        UnconfirmedCommits = Meter.CreateCounter<long>(
+            "routing.commits.unconfirmed", unit: "{commit}", description: "Commits the synchronous replicas did not confirm (PostgreSQL canceled the wait).");
+    }
 
-    public static readonly Counter<long> Retries = Meter.CreateCounter<long>(
-        "routing.retries", unit: "{retry}", description: "Reads retried on another node after a recovery conflict or a dying replica.");
+    public Meter Meter { get; }
 
-    public static readonly Counter<long> Fallbacks = Meter.CreateCounter<long>(
-        "routing.fallbacks", unit: "{decision}", description: "Reads that could not use their preferred pools (lag, unhealthy replicas).");
+    public Counter<long> Decisions { get; }
 
-    public static readonly Counter<long> Evictions = Meter.CreateCounter<long>(
-        "routing.evictions", unit: "{eviction}", description: "Pools taken out of rotation (unreachable, wrong role, out of the synchronous quorum).");
+    public Counter<long> Retries { get; }
 
-    public static readonly Counter<long> UnconfirmedCommits = Meter.CreateCounter<long>(
-        "routing.commits.unconfirmed", unit: "{commit}", description: "Commits the synchronous replicas did not confirm (PostgreSQL canceled the wait).");
+    public Counter<long> Fallbacks { get; }
+
+    public Counter<long> Evictions { get; }
+
+    public Counter<long> UnconfirmedCommits { get; }
+
+    public void Dispose()
+    {
+        if (_ownsMeter)
+        {
+            Meter.Dispose();
+        }
+    }
 
     private static readonly string[] ReasonNames = Enum.GetNames<RouteDecisionReason>();
     private static readonly string[] RouteNames = Enum.GetNames<RouteKind>();
@@ -53,7 +79,7 @@ internal static class RoutingMetrics
         }));
     }
 
-    public static void Record(in RouteDecision decision)
+    public void Record(in RouteDecision decision)
     {
         if (!Decisions.Enabled)
         {

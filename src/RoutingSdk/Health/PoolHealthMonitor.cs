@@ -32,7 +32,7 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
         _registry = registry;
         _options = options;
         _logger = logger;
-        RoutingMetrics.Meter.CreateObservableGauge("routing.replica.lag", ObserveLag, unit: "ms", description: "Replay lag of each replica pool against the primary.");
+        router.Metrics.Meter.CreateObservableGauge("routing.replica.lag", ObserveLag, unit: "ms", description: "Replay lag of each replica pool against the primary.");
     }
 
     /// <summary>
@@ -161,7 +161,7 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
         {
             if (pool.Health.RecordBadCheck($"unreachable: {ex.Message}"))
             {
-                RoutingMetrics.Evictions.Add(1, new KeyValuePair<string, object?>("pool", pool.Name));
+                _router.Metrics.Evictions.Add(1, new KeyValuePair<string, object?>("pool", pool.Name));
                 Evicted(_logger, pool.DisplayName, ex.Message);
             }
 
@@ -277,7 +277,7 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
 
         if (pool.Health.RecordBadCheck(problem!, roleMismatch))
         {
-            RoutingMetrics.Evictions.Add(1, new KeyValuePair<string, object?>("pool", pool.Name));
+            _router.Metrics.Evictions.Add(1, new KeyValuePair<string, object?>("pool", pool.Name));
             Evicted(_logger, pool.DisplayName, problem!);
         }
     }

@@ -115,7 +115,7 @@ public sealed class RoutingDataSource : DbDataSource
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested && !pool.AcceptTxSession && !request.InTransaction)
             {
                 // Not in the filter: the policy throws ReplicaReadCancelledException, which a filter would swallow.
-                if (!Retry.ReadRetryPolicy.ShouldRetry(ex, pool, attempt, _router.Topology.Options.ReadRetry, _router.Logger))
+                if (!Retry.ReadRetryPolicy.ShouldRetry(ex, pool, attempt, _router.Topology.Options.ReadRetry, _router.Metrics, _router.Logger))
                 {
                     throw;
                 }

@@ -15,7 +15,7 @@ internal static partial class ReadRetryPolicy
     /// propagate; throws <see cref="ReplicaReadCancelledException"/> for a recovery conflict that cannot be retried.
     /// A dying replica is evicted either way.
     /// </summary>
-    public static bool ShouldRetry(Exception exception, RoutingPool pool, int attempt, ReadRetryOptions options, ILogger logger)
+    public static bool ShouldRetry(Exception exception, RoutingPool pool, int attempt, ReadRetryOptions options, RoutingMetrics metrics, ILogger logger)
     {
         var kind = ReadFailure.Classify(exception, out var postgres);
         if (kind == ReadFailureKind.None)
@@ -33,7 +33,7 @@ internal static partial class ReadRetryPolicy
 
         if (kind == ReadFailureKind.ReplicaGone && pool.Health.Evict($"read failed: {exception.Message}"))
         {
-            RoutingMetrics.Evictions.Add(1, new KeyValuePair<string, object?>("pool", pool.Name));
+            metrics.Evictions.Add(1, new KeyValuePair<string, object?>("pool", pool.Name));
             Evicted(logger, pool.DisplayName, exception.Message);
         }
 
@@ -52,7 +52,7 @@ internal static partial class ReadRetryPolicy
             throw cancelled;
         }
 
-        RoutingMetrics.Retries.Add(1, new KeyValuePair<string, object?>("pool", pool.Name), new KeyValuePair<string, object?>("kind", kind.ToString()));
+        metrics.Retries.Add(1, new KeyValuePair<string, object?>("pool", pool.Name), new KeyValuePair<string, object?>("kind", kind.ToString()));
         Retrying(logger, pool.DisplayName, kind, attempt + 1, exception.Message);
         return true;
     }

@@ -20,8 +20,11 @@ internal sealed class QueryRouter : IDisposable
     private readonly PoolDataSources _dataSources;
     private volatile RoutingTopology _topology;
 
-    public QueryRouter(RoutingTopology topology, ILogger? logger = null, IEnumerable<IRouteDecisionObserver>? observers = null, Random? random = null, PoolDataSources? dataSources = null)
+    public QueryRouter(
+        RoutingTopology topology, ILogger? logger = null, IEnumerable<IRouteDecisionObserver>? observers = null, Random? random = null, PoolDataSources? dataSources = null,
+        RoutingMetrics? metrics = null)
     {
+        Metrics = metrics ?? new RoutingMetrics();
         _topology = topology;
         _dataSources = dataSources ?? new PoolDataSources();
         _logger = logger ?? NullLogger.Instance;
@@ -32,8 +35,9 @@ internal sealed class QueryRouter : IDisposable
     /// <summary>DI constructor: builds from the current options and follows reloads.</summary>
     public QueryRouter(
         IOptionsMonitor<RoutingOptions> options, PoolHealthRegistry health, PoolDataSources dataSources, ILogger<QueryRouter> logger,
-        IEnumerable<IRouteDecisionObserver> observers, IEnumerable<RoutingConfigurationWarning> warnings, IEnumerable<RoutingConfigurationSection> sections)
-        : this(RoutingTopology.Build(options.CurrentValue, health, dataSources), logger, observers, null, dataSources)
+        IEnumerable<IRouteDecisionObserver> observers, IEnumerable<RoutingConfigurationWarning> warnings, IEnumerable<RoutingConfigurationSection> sections,
+        System.Diagnostics.Metrics.IMeterFactory? meterFactory = null)
+        : this(RoutingTopology.Build(options.CurrentValue, health, dataSources), logger, observers, null, dataSources, new RoutingMetrics(meterFactory))
     {
         foreach (var warning in warnings)
         {
@@ -143,7 +147,7 @@ internal sealed class QueryRouter : IDisposable
             scope?.Operation.MarkWrite();
         }
 
-        RoutingMetrics.Record(decision);
+        Metrics.Record(decision);
         RoutingMetrics.Trace(decision);
         if (_logger.IsEnabled(LogLevel.Debug))
         {
@@ -413,7 +417,14 @@ internal sealed class QueryRouter : IDisposable
         return last;
     }
 
-    public void Dispose() => _reloadSubscription?.Dispose();
+    /// <summary>This application's <c>RoutingSdk</c> meter and instruments.</summary>
+    public RoutingMetrics Metrics { get; }
+
+    public void Dispose()
+    {
+        _reloadSubscription?.Dispose();
+        Metrics.Dispose();
+    }
 
     /// <summary>The data sources of every pool (one per pool, shared by all components).</summary>
     public PoolDataSources DataSources => _dataSources;

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
 using RoutingSdk.Routing;
 using RoutingSdk.Tests.Routing;
 
@@ -6,6 +7,63 @@ namespace RoutingSdk.Tests.Diagnostics;
 
 public sealed class RoutingMetricsTests
 {
+    private sealed class TestMeterFactory : IMeterFactory
+    {
+        private readonly List<Meter> _meters = [];
+
+        public Meter Create(MeterOptions options)
+        {
+            var meter = new Meter(new MeterOptions(options.Name) { Version = options.Version, Scope = this });
+            _meters.Add(meter);
+            return meter;
+        }
+
+        public void Dispose() => _meters.ForEach(m => m.Dispose());
+    }
+
+    [Fact]
+    public void Each_service_provider_records_on_the_meter_of_its_own_IMeterFactory()
+    {
+        using var factoryA = new TestMeterFactory();
+        using var factoryB = new TestMeterFactory();
+        ServiceProvider Provider(IMeterFactory factory)
+        {
+            var services = new Microsoft.Extensions.DependencyInjection.ServiceCollection();
+            services.AddSingleton(factory);
+            services.AddQueryRouting(o => o.Pools.AddRange(TestTopologies.Standard().Pools));
+            return services.BuildServiceProvider();
+        }
+
+        using var a = Provider(factoryA);
+        using var b = Provider(factoryB);
+        var counts = new Dictionary<object, long> { [factoryA] = 0, [factoryB] = 0 };
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == "RoutingSdk" && instrument.Name == "routing.decisions" && instrument.Meter.Scope is { } scope && counts.ContainsKey(scope))
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, _, _) =>
+        {
+            lock (counts)
+            {
+                counts[instrument.Meter.Scope!] += value;
+            }
+        });
+        listener.Start();
+
+        var routerA = a.GetRequiredService<QueryRouter>();
+        _ = b.GetRequiredService<QueryRouter>();
+        for (var i = 0; i < 5; i++)
+        {
+            routerA.Decide(RouteRequest.Write, null);
+        }
+
+        Assert.Equal((5L, 0L), (counts[factoryA], counts[factoryB]));
+    }
+
     [Fact]
     public void Decisions_counter_is_tagged_with_pool_reason_route_and_category()
     {

@@ -48,6 +48,11 @@ public sealed class PublicApiTests
         }
     }
 
+    private static readonly NullabilityInfoContext Nullability = new();
+
+    // "?" marks a reference type annotated nullable, so that a change of nullability is an API change too.
+    private static string Nullable(NullabilityInfo info) => !info.Type.IsValueType && info.ReadState == NullabilityState.Nullable ? "?" : "";
+
     private static string Describe(Assembly assembly)
     {
         var lines = new List<string>();
@@ -61,10 +66,10 @@ public sealed class PublicApiTests
                 var line = member switch
                 {
                     ConstructorInfo c => $"{Name(type)}.ctor({Parameters(c)})",
-                    MethodInfo m when !m.IsSpecialName => $"{Name(type)}.{m.Name}{(m.IsGenericMethod ? "<" + string.Join(",", m.GetGenericArguments().Select(a => a.Name)) + ">" : "")}({Parameters(m)}) -> {Name(m.ReturnType)}{(m.IsStatic ? " static" : "")}",
-                    PropertyInfo p => $"{Name(type)}.{p.Name} {{ {(p.GetMethod?.IsPublic == true ? "get; " : "")}{(p.SetMethod?.IsPublic == true ? (p.SetMethod.ReturnParameter.GetRequiredCustomModifiers().Any(t => t.Name == "IsExternalInit") ? "init; " : "set; ") : "")}}} -> {Name(p.PropertyType)}",
+                    MethodInfo m when !m.IsSpecialName => $"{Name(type)}.{m.Name}{(m.IsGenericMethod ? "<" + string.Join(",", m.GetGenericArguments().Select(a => a.Name)) + ">" : "")}({Parameters(m)}) -> {Name(m.ReturnType)}{(m.ReturnType == typeof(void) ? "" : Nullable(Nullability.Create(m.ReturnParameter)))}{(m.IsStatic ? " static" : "")}",
+                    PropertyInfo p => $"{Name(type)}.{p.Name} {{ {(p.GetMethod?.IsPublic == true ? "get; " : "")}{(p.SetMethod?.IsPublic == true ? (p.SetMethod.ReturnParameter.GetRequiredCustomModifiers().Any(t => t.Name == "IsExternalInit") ? "init; " : "set; ") : "")}}} -> {Name(p.PropertyType)}{Nullable(Nullability.Create(p))}",
                     FieldInfo f when type.IsEnum && f.IsLiteral => $"{Name(type)}.{f.Name} = {Convert.ToInt64(f.GetRawConstantValue(), System.Globalization.CultureInfo.InvariantCulture)}",
-                    FieldInfo f => $"{Name(type)}.{f.Name}{(f.IsLiteral ? " const" : f.IsStatic ? " static" : "")} -> {Name(f.FieldType)}",
+                    FieldInfo f => $"{Name(type)}.{f.Name}{(f.IsLiteral ? " const" : f.IsStatic ? " static" : "")} -> {Name(f.FieldType)}{Nullable(Nullability.Create(f))}",
                     EventInfo e => $"{Name(type)}.{e.Name} event -> {Name(e.EventHandlerType!)}",
                     _ => null,
                 };
@@ -80,7 +85,7 @@ public sealed class PublicApiTests
     }
 
     private static string Parameters(MethodBase method) =>
-        string.Join(", ", method.GetParameters().Select(p => (p.IsOut ? "out " : p.ParameterType.IsByRef ? "in " : "") + Name(p.ParameterType) + (p.HasDefaultValue ? " = " + (p.DefaultValue ?? "null") : "")));
+        string.Join(", ", method.GetParameters().Select(p => (p.IsOut ? "out " : p.ParameterType.IsByRef ? "in " : "") + Name(p.ParameterType) + (p.ParameterType.IsByRef ? "" : Nullable(Nullability.Create(p))) + (p.HasDefaultValue ? " = " + (p.DefaultValue ?? "null") : "")));
 
     private static string Name(Type type)
     {
