@@ -490,7 +490,7 @@ cmd_start_node() { # node
   local deadline=$((SECONDS + ${ROUTING_HA_READY_TIMEOUT:-120})) state
   while :; do
     state=$(cluster_members 2>/dev/null | awk -v n="$1" '$1 == n {print $2 ":" $3}')
-    [[ "$state" == "sync_standby:streaming" || "$state" == "leader:running" ]] && break
+    [[ "$state" =~ ^sync_standby:(running|streaming)$ || "$state" == "leader:running" ]] && break
     ((SECONDS > deadline)) && { print_log_tails; die "$1 did not return as a synchronous standby (Patroni reports '$state')."; }
     sleep 0.5
   done

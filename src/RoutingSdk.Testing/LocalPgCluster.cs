@@ -1,7 +1,4 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Security.Cryptography;
-using System.Text;
 
 namespace RoutingSdk.Testing;
 
@@ -161,19 +158,7 @@ public sealed class LocalPgCluster : IAsyncDisposable
 
     private static Dictionary<string, string> ParseEnv(string output)
     {
-        var map = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            var eq = line.IndexOf('=', StringComparison.Ordinal);
-            if (eq <= 0)
-            {
-                continue;
-            }
-
-            var key = line[..eq].ToLowerInvariant();
-            map[key] = line[(eq + 1)..];
-        }
-
+        var map = ClusterScript.ParseEnv(output);
         foreach (var required in new[] { Primary, Sync1, Sync2, Async1, ReadVip, WriteVip })
         {
             if (!map.ContainsKey(required))
@@ -185,65 +170,17 @@ public sealed class LocalPgCluster : IAsyncDisposable
         return map;
     }
 
-    private static string ExtractEmbeddedScript()
-    {
-        using var stream = typeof(LocalPgCluster).Assembly.GetManifestResourceStream("RoutingSdk.Testing.cluster.sh")
-            ?? throw new LocalPgClusterException("The embedded cluster script is missing from RoutingSdk.Testing; the package is damaged.");
-        using var memory = new MemoryStream();
-        stream.CopyTo(memory);
-        var bytes = memory.ToArray();
-        var hash = Convert.ToHexString(SHA256.HashData(bytes))[..16].ToLowerInvariant();
-        var path = Path.Combine(Path.GetTempPath(), $"routingsdk-cluster-{hash}.sh");
-        if (!File.Exists(path))
-        {
-            var tmp = path + "." + Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + ".tmp";
-            File.WriteAllBytes(tmp, bytes);
-            File.Move(tmp, path, overwrite: true);
-        }
+    private static string ExtractEmbeddedScript() => ClusterScript.Extract("RoutingSdk.Testing.cluster.sh", "routingsdk-cluster");
 
-        return path;
-    }
-
-    private readonly record struct ScriptResult(int ExitCode, string StdOut, string StdErr);
-
-    private static async Task<ScriptResult> RunScriptAsync(
-        string script, LocalPgClusterOptions options, string[] args, TimeSpan timeout, CancellationToken cancellationToken, bool throwOnError = true)
-    {
-        var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(script);
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        psi.Environment["ROUTING_PG_PORT_BASE"] = options.PortBase.ToString(CultureInfo.InvariantCulture);
-        psi.Environment["ROUTING_CLUSTER_DIR"] = options.ResolveDataDirectory();
-        psi.Environment["ROUTING_ASYNC_APPLY_DELAY"] = ((long)options.AsyncReplicaApplyDelay.TotalMilliseconds).ToString(CultureInfo.InvariantCulture) + "ms";
-
-        using var process = Process.Start(psi) ?? throw new LocalPgClusterException("Could not start bash to run the cluster script; is bash installed?");
-        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
-        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
-        using var timeoutCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeoutCts.CancelAfter(timeout);
-        try
-        {
-            await process.WaitForExitAsync(timeoutCts.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new LocalPgClusterException($"cluster.sh {string.Join(' ', args)} did not finish within {timeout}.");
-        }
-
-        var result = new ScriptResult(process.ExitCode, await stdout.ConfigureAwait(false), await stderr.ConfigureAwait(false));
-        if (throwOnError && result.ExitCode != 0)
-        {
-            var message = new StringBuilder()
-                .Append(CultureInfo.InvariantCulture, $"cluster.sh {string.Join(' ', args)} failed with exit code {result.ExitCode}:")
-                .AppendLine().Append(result.StdErr.Trim());
-            throw new LocalPgClusterException(message.ToString());
-        }
-
-        return result;
-    }
+    private static Task<ClusterScript.Result> RunScriptAsync(
+        string script, LocalPgClusterOptions options, string[] args, TimeSpan timeout, CancellationToken cancellationToken, bool throwOnError = true) =>
+        ClusterScript.RunAsync(
+            script,
+            new Dictionary<string, string>
+            {
+                ["ROUTING_PG_PORT_BASE"] = options.PortBase.ToString(CultureInfo.InvariantCulture),
+                ["ROUTING_CLUSTER_DIR"] = options.ResolveDataDirectory(),
+                ["ROUTING_ASYNC_APPLY_DELAY"] = ((long)options.AsyncReplicaApplyDelay.TotalMilliseconds).ToString(CultureInfo.InvariantCulture) + "ms",
+            },
+            args, timeout, cancellationToken, throwOnError);
 }

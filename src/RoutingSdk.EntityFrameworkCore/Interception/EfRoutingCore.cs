@@ -42,6 +42,7 @@ internal sealed partial class EfRoutingCore(QueryRouter router, IEnumerable<IRou
     public void OnOpening(DbContext? context)
     {
         var state = State(context);
+        state.OpenFailed = false;
         var scope = RoutingScope.Current;
         var decision = Router.Decide(Request(state, context!), scope, state.ExcludePool);
         Apply(context!, state, scope, decision);
@@ -50,6 +51,7 @@ internal sealed partial class EfRoutingCore(QueryRouter router, IEnumerable<IRou
     public async ValueTask OnOpeningAsync(DbContext? context, CancellationToken cancellationToken)
     {
         var state = State(context);
+        state.OpenFailed = false;
         var scope = RoutingScope.Current;
         var decision = await Router.DecideAsync(Request(state, context!), scope, state.ExcludePool, cancellationToken).ConfigureAwait(false);
         Apply(context!, state, scope, decision);

@@ -50,6 +50,7 @@ internal sealed class RoutingCommandInterceptor(EfRoutingCore core) : DbCommandI
 
     public override int NonQueryExecuted(DbCommand command, CommandExecutedEventData eventData, int result)
     {
+        WriteCompleted(eventData);
         CommitWithTimeoutAsync(eventData, CancellationToken.None).GetAwaiter().GetResult();
         core.ReportUnconfirmedCommit(eventData.Context, deferInsideSaveChanges: true);
         return result;
@@ -57,9 +58,21 @@ internal sealed class RoutingCommandInterceptor(EfRoutingCore core) : DbCommandI
 
     public override async ValueTask<int> NonQueryExecutedAsync(DbCommand command, CommandExecutedEventData eventData, int result, CancellationToken cancellationToken = default)
     {
+        WriteCompleted(eventData);
         await CommitWithTimeoutAsync(eventData, cancellationToken).ConfigureAwait(false);
         core.ReportUnconfirmedCommit(eventData.Context, deferInsideSaveChanges: true);
         return result;
+    }
+
+    // A non-query write (ExecuteUpdate/Delete, ExecuteSql) is done once it returned; SaveChanges is done at SavedChanges.
+    private static void WriteCompleted(CommandExecutedEventData eventData)
+    {
+        if (EfRoutingCore.IsWrite(eventData.CommandSource) && eventData.CommandSource != CommandSource.SaveChanges && eventData.Context is { } context)
+        {
+            var state = EfRoutingCore.State(context);
+            state.WriteInFlight = false;
+            state.WriteCompletedInAttempt = true;
+        }
     }
 
     public override void CommandFailed(DbCommand command, CommandErrorEventData eventData) => RollbackCommitTimeoutTransaction(eventData);
@@ -154,5 +167,9 @@ internal sealed class RoutingCommandInterceptor(EfRoutingCore core) : DbCommandI
         }
 
         EfRoutingCore.EnsureNotOnReplica(eventData.Context, $"A {eventData.CommandSource} command");
+        if (eventData.Context is { } writer)
+        {
+            EfRoutingCore.State(writer).WriteInFlight = true;
+        }
     }
 }

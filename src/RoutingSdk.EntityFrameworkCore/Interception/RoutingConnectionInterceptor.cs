@@ -19,6 +19,25 @@ internal sealed class RoutingConnectionInterceptor(EfRoutingCore core) : DbConne
         return result;
     }
 
+    public override void ConnectionFailed(DbConnection connection, ConnectionErrorEventData eventData) => MarkOpenFailed(eventData);
+
+    public override Task ConnectionFailedAsync(DbConnection connection, ConnectionErrorEventData eventData, CancellationToken cancellationToken = default)
+    {
+        MarkOpenFailed(eventData);
+        return Task.CompletedTask;
+    }
+
+    // EF Core reports a failed open (and a failed close) here; a close that fails after an open does not matter to routing.
+    private static void MarkOpenFailed(ConnectionErrorEventData eventData)
+    {
+        if (eventData.Context is { } context && connectionIsClosed(eventData.Connection))
+        {
+            EfRoutingCore.State(context).OpenFailed = true;
+        }
+
+        static bool connectionIsClosed(DbConnection c) => c.State != System.Data.ConnectionState.Open;
+    }
+
     public override void ConnectionClosed(DbConnection connection, ConnectionEndEventData eventData) =>
         EfRoutingCore.OnClosed(eventData.Context);
 

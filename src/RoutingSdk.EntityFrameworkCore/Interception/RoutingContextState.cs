@@ -53,6 +53,18 @@ internal sealed class RoutingContextState : ConcurrencyDetector, IResettableServ
     /// <summary>The pool of the connection opened last in the current attempt, primary or replica: the node a failure happened on.</summary>
     public RoutingPool? LastOpenedPool { get; set; }
 
+    /// <summary>The last connection open of this context failed (nothing was sent on it).</summary>
+    public bool OpenFailed { get; set; }
+
+    /// <summary>A write command was sent in the current attempt and has not completed: its outcome is unknown if the connection dies.</summary>
+    public bool WriteInFlight { get; set; }
+
+    /// <summary>A write completed in the current attempt: re-running the attempt would repeat it.</summary>
+    public bool WriteCompletedInAttempt { get; set; }
+
+    /// <summary>Until when (Environment.TickCount64) the current operation waits for a primary; 0 when it is not waiting.</summary>
+    public long PrimaryWaitDeadline { get; set; }
+
     /// <summary>A query marked <c>.OnPrimary()</c> reached a replica connection: the attempt is re-run on the primary.</summary>
     public bool PrimaryRequested { get; set; }
 
@@ -129,6 +141,10 @@ internal sealed class RoutingContextState : ConcurrencyDetector, IResettableServ
         ReplicationUnconfirmed = false;
         CommitTimeoutTransaction = null;
         RestoreAutoTransaction = null;
+        OpenFailed = false;
+        WriteInFlight = false;
+        WriteCompletedInAttempt = false;
+        PrimaryWaitDeadline = 0;
     }
 
     public void Dispose()

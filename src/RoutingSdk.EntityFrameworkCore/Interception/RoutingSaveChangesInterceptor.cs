@@ -73,6 +73,8 @@ internal sealed class RoutingSaveChangesInterceptor(EfRoutingCore core) : SaveCh
             // Changes are saved and accepted: now an unconfirmed commit may be reported without inviting a repeat.
             var state = EfRoutingCore.State(context);
             state.InSaveChanges = false;
+            state.WriteInFlight = false;
+            state.WriteCompletedInAttempt = true;
             RestoreAutoTransaction(context, state);
             core.ReportUnconfirmedCommit(context, deferInsideSaveChanges: false);
         }

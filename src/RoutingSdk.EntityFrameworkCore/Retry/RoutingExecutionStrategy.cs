@@ -3,6 +3,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.Logging;
 using RoutingSdk.EntityFrameworkCore.Interception;
+using RoutingSdk.Pools;
 using RoutingSdk.Retry;
 using RoutingSdk.Routing;
 
@@ -65,7 +66,11 @@ internal sealed class RoutingExecutionStrategy(IExecutionStrategy inner, Executi
                 }
                 catch (Exception ex)
                 {
-                    HandleFailure(context, routing, attempt, ex);
+                    if (HandleFailure(context, routing, attempt, ex) is { } failedPrimary)
+                    {
+                        WaitForPrimary(routing, failedPrimary, ex, async: false, CancellationToken.None).GetAwaiter().GetResult();
+                    }
+
                     attempt -= ex is EfRoutingCore.RerouteToPrimaryException ? 1 : 0; // not a retry
                 }
             }
@@ -98,7 +103,11 @@ internal sealed class RoutingExecutionStrategy(IExecutionStrategy inner, Executi
                 }
                 catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
                 {
-                    HandleFailure(context, routing, attempt, ex);
+                    if (HandleFailure(context, routing, attempt, ex) is { } failedPrimary)
+                    {
+                        await WaitForPrimary(routing, failedPrimary, ex, async: true, cancellationToken).ConfigureAwait(false);
+                    }
+
                     attempt -= ex is EfRoutingCore.RerouteToPrimaryException ? 1 : 0; // not a retry
                 }
             }
@@ -114,6 +123,8 @@ internal sealed class RoutingExecutionStrategy(IExecutionStrategy inner, Executi
     {
         routing.RetryAttempt = attempt;
         routing.WroteInAttempt = false;
+        routing.WriteInFlight = false;
+        routing.WriteCompletedInAttempt = false;
         routing.LastReadPool = null;
         routing.LastOpenedPool = null;
         if (attempt == 0)
@@ -129,25 +140,54 @@ internal sealed class RoutingExecutionStrategy(IExecutionStrategy inner, Executi
         routing.LastReadPool = null;
         routing.LastOpenedPool = null;
         routing.PrimaryRequested = false;
+        routing.PrimaryWaitDeadline = 0;
+        routing.WriteInFlight = false;
+        routing.WriteCompletedInAttempt = false;
     }
 
-    /// <summary>Returns to retry; throws (the original error, <see cref="ReplicaReadCancelledException"/> or <see cref="WriteOnReplicaException"/>) otherwise.</summary>
-    private void HandleFailure(DbContext context, RoutingContextState routing, int attempt, Exception ex)
+    /// <summary>Waits for a primary after <paramref name="failed"/> failed; throws <see cref="PrimaryUnavailableException"/> past the bound.</summary>
+    private async ValueTask WaitForPrimary(RoutingContextState routing, RoutingPool failed, Exception ex, bool async, CancellationToken cancellationToken)
+    {
+        var timeout = router.Topology.Options.Failover.PrimaryWaitTimeout;
+        if (routing.PrimaryWaitDeadline == 0)
+        {
+            routing.PrimaryWaitDeadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        }
+
+        if (!await router.WaitAfterPrimaryFailure(failed, ex.Message, routing.PrimaryWaitDeadline, async, cancellationToken).ConfigureAwait(false))
+        {
+            throw new PrimaryUnavailableException(router.ClusterState, timeout, ex);
+        }
+    }
+
+    /// <summary>
+    /// Returns to retry (with the primary pool to wait for when the primary failed); throws (the original error,
+    /// <see cref="ReplicaReadCancelledException"/>, <see cref="WriteOnReplicaException"/> or
+    /// <see cref="PrimaryConnectionLostException"/>) otherwise.
+    /// </summary>
+    private RoutingPool? HandleFailure(DbContext context, RoutingContextState routing, int attempt, Exception ex)
     {
         if (ex is EfRoutingCore.RerouteToPrimaryException)
         {
             // A .OnPrimary() query met a replica connection before anything was sent: run the attempt on the primary.
             routing.PrimaryRequested = true;
             CloseIfOpen(context);
-            return;
+            return null;
         }
 
         // The node that failed is the one opened last in this attempt. A failure on the primary (a write, a
-        // MasterOnly read) says nothing about the replica that served an earlier read: no retry, no eviction.
+        // MasterOnly read) says nothing about the replica that served an earlier read: never evicts it.
         var pool = routing.LastOpenedPool;
-        if (pool is null || pool.AcceptTxSession)
+        if (pool is null)
         {
             ExceptionDispatchInfo.Throw(ex);
+        }
+
+        if (pool.AcceptTxSession)
+        {
+            var failedPrimary = HandlePrimaryFailure(context, routing, pool, ex);
+            CloseIfOpen(context);
+            return failedPrimary;
         }
 
         var mayRetry = !routing.WroteInAttempt && context.Database.CurrentTransaction is null && System.Transactions.Transaction.Current is null;
@@ -173,6 +213,56 @@ internal sealed class RoutingExecutionStrategy(IExecutionStrategy inner, Executi
         }
 
         routing.ExcludePool = pool;
+        return null;
+    }
+
+    /// <summary>
+    /// A failure on the primary during a failover. Safe to run again after waiting for a primary only when nothing
+    /// this attempt sent can have taken effect: the connection never opened, the node refused the write as read-only
+    /// (a demoted primary, SQLSTATE 25006), or the statement that died was a read. A write that was in flight when the
+    /// connection died may have committed: never replayed, reported as <see cref="PrimaryConnectionLostException"/>.
+    /// </summary>
+    private RoutingPool HandlePrimaryFailure(DbContext context, RoutingContextState routing, RoutingPool pool, Exception ex)
+    {
+        var kind = ReadFailure.Classify(ex, out _);
+        var userTransaction = context.Database.CurrentTransaction is not null || System.Transactions.Transaction.Current is not null;
+        var connectTimeout = routing.OpenFailed && ex is Npgsql.NpgsqlException { InnerException: TimeoutException } npgsql
+            && !npgsql.Message.StartsWith("The connection pool has been exhausted", StringComparison.Ordinal);
+        var nodeGone = kind == ReadFailureKind.ReplicaGone || connectTimeout;
+
+        // The server answered the statement itself with "terminating connection" (a shutdown for a switchover or
+        // failover): the statement was cut short and rolled back — unless the commit had already happened locally and
+        // was only waiting for the synchronous replicas (PostgreSQL then warns from SyncRepWaitForLSN first).
+        var terminatedBeforeCommit = FindPostgres(ex) is { SqlState: Npgsql.PostgresErrorCodes.AdminShutdown or Npgsql.PostgresErrorCodes.CrashShutdown }
+            && routing.UnconfirmedCommitNotice is null;
+        if (!userTransaction && !routing.WriteCompletedInAttempt
+            && ((routing.OpenFailed && nodeGone) || kind == ReadFailureKind.WriteOnReplica || (nodeGone && (!routing.WriteInFlight || terminatedBeforeCommit))))
+        {
+            routing.WriteInFlight = false;
+            return pool;
+        }
+
+        if (nodeGone && routing.WriteInFlight)
+        {
+            router.WaitAfterPrimaryFailure(pool, ex.Message, 0, async: false, CancellationToken.None).AsTask().GetAwaiter().GetResult(); // evict + clear, no wait
+            throw new PrimaryConnectionLostException(pool.Name, ex);
+        }
+
+        ExceptionDispatchInfo.Throw(ex);
+        return pool;
+    }
+
+    private static Npgsql.PostgresException? FindPostgres(Exception ex)
+    {
+        for (var e = ex; e is not null; e = e.InnerException)
+        {
+            if (e is Npgsql.PostgresException pg)
+            {
+                return pg;
+            }
+        }
+
+        return null;
     }
 
     private static void CloseIfOpen(DbContext context)

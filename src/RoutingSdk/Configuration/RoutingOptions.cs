@@ -30,6 +30,19 @@ public sealed class RoutingOptions
 
     /// <summary>Read-your-writes and the synchronous-commit trap.</summary>
     public ConsistencyOptions Consistency { get; set; } = new();
+
+    /// <summary>Pools discovered instead of configured (Patroni).</summary>
+    public DiscoveryOptions Discovery { get; set; } = new();
+
+    /// <summary>Writes while the primary fails over.</summary>
+    public FailoverOptions Failover { get; set; } = new();
+
+    /// <summary>A copy with other pools (the discovered ones); every other setting shared.</summary>
+    internal RoutingOptions WithPools(List<RoutingPoolOptions> pools) => new()
+    {
+        Pools = pools, DefaultRoute = DefaultRoute, Overrides = Overrides, ReadRetry = ReadRetry, Health = Health,
+        Consistency = Consistency, Discovery = Discovery, Failover = Failover,
+    };
 }
 
 /// <summary>Runtime overrides: e.g. all reports to the master, one print form to the master, interfaces off replicas.</summary>

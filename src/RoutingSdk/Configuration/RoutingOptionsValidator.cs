@@ -28,12 +28,27 @@ internal sealed class RoutingOptionsValidator : IValidateOptions<RoutingOptions>
         return ValidateOptionsResult.Success;
     }
 
-    public static List<string> Collect(RoutingOptions options)
+    // discovered: the pools were discovered (Patroni); a set without a leader (an election) is valid, and overrides
+    // may name members that are not there right now.
+    public static List<string> Collect(RoutingOptions options, bool discovered = false)
     {
         var errors = new List<string>();
         if (!Enum.IsDefined(options.DefaultRoute))
         {
             errors.Add($"RoutingOptions.DefaultRoute must be ReadReplica or Master (was {options.DefaultRoute}).");
+        }
+
+        if (options.Discovery?.Patroni is { Enabled: true } patroni && !discovered)
+        {
+            ValidateDiscovery(patroni, options.Pools, errors);
+            ValidateOverrides(options.Overrides, null, errors);
+            ValidateBehaviour(options, errors);
+            return errors;
+        }
+
+        if (discovered && (options.Pools is null || options.Pools.Count == 0))
+        {
+            return errors;
         }
 
         if (options.Pools is null || options.Pools.Count == 0)
@@ -96,18 +111,76 @@ internal sealed class RoutingOptionsValidator : IValidateOptions<RoutingOptions>
         }
 
         var valid = options.Pools.Where(p => p is not null).ToList();
-        if (!valid.Any(p => p.EffectiveAcceptTxSession))
+        if (!discovered && !valid.Any(p => p.EffectiveAcceptTxSession))
         {
             errors.Add("No pool accepts transactions: add a pool with Role=Primary (AcceptTxSession defaults to true for it); writes and transactions need the master.");
         }
 
-        ValidateOverrides(options.Overrides, valid, errors);
+        ValidateOverrides(options.Overrides, discovered ? null : valid, errors);
         ValidateBehaviour(options, errors);
         return errors;
     }
 
+    private static void ValidateDiscovery(PatroniDiscoveryOptions patroni, List<RoutingPoolOptions>? pools, List<string> errors)
+    {
+        if (pools is { Count: > 0 })
+        {
+            errors.Add($"Discovery.Patroni.Endpoints and Pools are both set ({pools.Count} pool(s)): discovered pools replace configured ones. Remove Pools, or remove Discovery.Patroni.Endpoints to configure pools by hand.");
+        }
+
+        for (var i = 0; i < patroni.Endpoints.Count; i++)
+        {
+            var endpoint = patroni.Endpoints[i];
+            if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+            {
+                errors.Add($"Discovery.Patroni.Endpoints[{i}] must be an http(s) URL of a Patroni REST API, e.g. http://db1:8008 (was '{endpoint}').");
+            }
+        }
+
+        if (patroni.RefreshInterval <= TimeSpan.Zero)
+        {
+            errors.Add($"Discovery.Patroni.RefreshInterval must be > 0 (was {patroni.RefreshInterval}).");
+        }
+
+        if (patroni.RequestTimeout <= TimeSpan.Zero)
+        {
+            errors.Add($"Discovery.Patroni.RequestTimeout must be > 0 (was {patroni.RequestTimeout}).");
+        }
+
+        var template = patroni.Template ?? new RoutingPoolOptions();
+        if (string.IsNullOrWhiteSpace(template.ConnectionString))
+        {
+            errors.Add("Discovery.Patroni.Template.ConnectionString is required: database, username and password for every member (Host and Port come from Patroni), e.g. \"Database=erp;Username=erp;Password=...\".");
+        }
+        else
+        {
+            try
+            {
+                _ = new NpgsqlConnectionStringBuilder(template.ConnectionString);
+            }
+            catch (ArgumentException ex)
+            {
+                errors.Add($"Discovery.Patroni.Template.ConnectionString cannot be parsed by Npgsql: {ex.Message.Split('(')[0].Trim()}");
+            }
+        }
+
+        if (!(template.UsageRatio > 0) || double.IsInfinity(template.UsageRatio))
+        {
+            errors.Add($"Discovery.Patroni.Template.UsageRatio must be > 0 (was {template.UsageRatio}).");
+        }
+
+        ValidateSize("Discovery.Patroni.Template", "MinPoolSize", template.MinPoolSize, 0, errors);
+        ValidateSize("Discovery.Patroni.Template", "MaxPoolSize", template.MaxPoolSize, 1, errors);
+        ValidateSize("Discovery.Patroni.Template", "PoolTimeoutSeconds", template.PoolTimeoutSeconds, 0, errors);
+    }
+
     private static void ValidateBehaviour(RoutingOptions options, List<string> errors)
     {
+        if (options.Failover is { } failover && failover.PrimaryWaitTimeout < TimeSpan.Zero)
+        {
+            errors.Add($"Failover.PrimaryWaitTimeout must not be negative (was {failover.PrimaryWaitTimeout}); 0 fails at once when there is no primary.");
+        }
+
         if (options.ReadRetry is { MaxRetries: < 0 or > 10 } retry)
         {
             errors.Add($"ReadRetry.MaxRetries must be between 0 and 10 (was {retry.MaxRetries}); 2 retries reach another replica and then the primary.");
@@ -203,7 +276,7 @@ internal sealed class RoutingOptionsValidator : IValidateOptions<RoutingOptions>
         }
     }
 
-    private static void ValidateOverrides(RoutingOverrideOptions? overrides, List<RoutingPoolOptions> pools, List<string> errors)
+    private static void ValidateOverrides(RoutingOverrideOptions? overrides, List<RoutingPoolOptions>? pools, List<string> errors)
     {
         if (overrides is null)
         {
@@ -233,7 +306,8 @@ internal sealed class RoutingOptionsValidator : IValidateOptions<RoutingOptions>
         }
     }
 
-    private static void ValidateOverride(string path, RouteOverride? ov, List<RoutingPoolOptions> pools, List<string> errors)
+    // pools: the configured pools; null when they are discovered (names cannot be checked before).
+    private static void ValidateOverride(string path, RouteOverride? ov, List<RoutingPoolOptions>? pools, List<string> errors)
     {
         if (ov is null || (ov.Route is null && ov.Pool is null))
         {
@@ -244,6 +318,11 @@ internal sealed class RoutingOptionsValidator : IValidateOptions<RoutingOptions>
         if (ov.Route is RouteKind route && (route == RouteKind.Default || !RouteStrictness.IsDefined(route)))
         {
             errors.Add($"{path}: Route must be MasterOnly, ReadReplica or AsyncReplica (was {route}).");
+        }
+
+        if (pools is null)
+        {
+            return;
         }
 
         if (ov.Route == RouteKind.AsyncReplica && !pools.Any(p => p.Role == PoolRole.AsyncReplica))

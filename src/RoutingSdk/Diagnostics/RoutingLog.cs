@@ -17,4 +17,12 @@ internal static partial class RoutingLog
     [LoggerMessage(4, LogLevel.Warning, "Routing configuration: {Warning}")]
     public static partial void ConfigurationWarning(ILogger logger, string warning);
 
+    [LoggerMessage(5, LogLevel.Information, "Topology from Patroni: {Members}")]
+    public static partial void Discovered(ILogger logger, string members);
+
+    [LoggerMessage(6, LogLevel.Warning, "Patroni discovery failed; the last known topology stays in force: {Problem}")]
+    public static partial void DiscoveryFailed(ILogger logger, string problem);
+
+    [LoggerMessage(7, LogLevel.Warning, "Primary {Pool} lost ({Problem}); waiting for a primary")]
+    public static partial void PrimaryLost(ILogger logger, string pool, string problem);
 }

@@ -118,8 +118,10 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
     {
         var topology = _router.Topology;
         var options = topology.Options.Health;
-        var primary = _router.WritePool;
-        var primaryFacts = await CheckPrimaryAsync(primary, options, cancellationToken).ConfigureAwait(false);
+        // Every Primary-role pool is checked, so that a recovered one is readmitted and a second one is known; the
+        // facts of the first one that answers as a primary judge the replicas.
+        var primaryChecks = await Task.WhenAll(topology.WritePools.Where(p => !p.IsPlaceholder).Select(p => CheckPrimaryAsync(p, options, cancellationToken))).ConfigureAwait(false);
+        var primaryFacts = primaryChecks.FirstOrDefault(f => f.Known) ?? new PrimaryFacts(false, null, new Dictionary<string, string>(StringComparer.Ordinal), null, "");
         var replicas = topology.Pools.Where(p => p.Role != PoolRole.Primary).ToArray();
         await Task.WhenAll(replicas.Select(p => CheckReplicaAsync(p, primaryFacts, options, cancellationToken))).ConfigureAwait(false);
     }
@@ -290,6 +292,12 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
         var primary = _router.WritePool;
         Dictionary<string, string> states;
         SynchronousStandbyNames? standbyNames;
+        if (primary.IsPlaceholder)
+        {
+            problems.Add($"No primary is known at start ({_router.ClusterState}); writes wait up to Failover.PrimaryWaitTimeout for one.");
+            return problems;
+        }
+
         try
         {
             await using var conn = await OpenAsync(primary, options, cancellationToken).ConfigureAwait(false);

@@ -31,6 +31,18 @@ internal sealed class PoolDataSources : IDisposable, IAsyncDisposable
         return _sources.GetOrAdd((poolName, connectionString), key => new Lazy<NpgsqlDataSource>(() => Build(key.Name, key.ConnectionString))).Value;
     }
 
+    /// <summary>
+    /// Drops the idle connections of a pool's data source (if it was ever created): after a demotion or a crash they
+    /// point at a node that refuses writes or is gone. Connections in use are discarded when returned.
+    /// </summary>
+    public void Clear(string poolName, string connectionString)
+    {
+        if (_sources.TryGetValue((poolName, connectionString), out var source) && source.IsValueCreated)
+        {
+            source.Value.Clear();
+        }
+    }
+
     private NpgsqlDataSource Build(string poolName, string connectionString)
     {
         var builder = new NpgsqlDataSourceBuilder(connectionString);

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Data.Common;
+using System.Runtime.CompilerServices;
 using Npgsql;
 using RoutingSdk.Pools;
 using RoutingSdk.Routing;
@@ -59,33 +60,77 @@ public sealed class RoutingDataSource : DbDataSource
     /// <inheritdoc />
     protected override DbConnection OpenDbConnection()
     {
-        var connection = CreateConnection();
-        try
-        {
-            connection.Open();
-            return connection;
-        }
-        catch
-        {
-            connection.Dispose();
-            throw;
-        }
+        var pending = OpenRouted(Request(0), RoutingScope.Current, null, async: false, CancellationToken.None);
+        System.Diagnostics.Debug.Assert(pending.IsCompleted, "the synchronous path never awaits");
+        return pending.GetAwaiter().GetResult().Connection;
     }
 
     /// <inheritdoc />
-    protected override async ValueTask<DbConnection> OpenDbConnectionAsync(CancellationToken cancellationToken = default)
+    protected override async ValueTask<DbConnection> OpenDbConnectionAsync(CancellationToken cancellationToken = default) =>
+        (await OpenRouted(Request(0), RoutingScope.Current, null, async: true, cancellationToken).ConfigureAwait(false)).Connection;
+
+    /// <summary>
+    /// Decides and opens. A primary connection that cannot be opened (no primary during a failover: refused, the node
+    /// shutting down, a demoted node) is opened again once a primary is back, within Failover.PrimaryWaitTimeout:
+    /// nothing was sent on it, so nothing is repeated.
+    /// </summary>
+    private async ValueTask<(NpgsqlConnection Connection, RoutingPool Pool)> OpenRouted(
+        RouteRequest request, RoutingScope? scope, RoutingPool? exclude, bool async, CancellationToken cancellationToken, StrongBox<RoutingPool?>? chosen = null)
     {
-        var decision = await _router.DecideAsync(Request(0), RoutingScope.Current, null, cancellationToken).ConfigureAwait(false);
-        var connection = decision.Pool.DataSource.CreateConnection();
-        try
+        long deadline = 0;
+        while (true)
         {
-            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-            return connection;
-        }
-        catch
-        {
-            await connection.DisposeAsync().ConfigureAwait(false);
-            throw;
+            var decision = async
+                ? await _router.DecideAsync(request, scope, exclude, cancellationToken).ConfigureAwait(false)
+                : _router.Decide(request, scope, exclude);
+            var pool = decision.Pool;
+            chosen?.Value = pool;
+            var connection = pool.DataSource.CreateConnection();
+            try
+            {
+                if (async)
+                {
+                    await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    connection.Open();
+                }
+
+                return (connection, pool);
+            }
+            catch (Exception ex) when (pool.AcceptTxSession && !cancellationToken.IsCancellationRequested
+                && Retry.ReadFailure.Classify(ex, out _) == Retry.ReadFailureKind.ReplicaGone)
+            {
+                if (async)
+                {
+                    await connection.DisposeAsync().ConfigureAwait(false);
+                }
+                else
+                {
+                    connection.Dispose();
+                }
+
+                var timeout = _router.Topology.Options.Failover.PrimaryWaitTimeout;
+                deadline = deadline == 0 ? Environment.TickCount64 + (long)timeout.TotalMilliseconds : deadline;
+                if (!await _router.WaitAfterPrimaryFailure(pool, ex.Message, deadline, async, cancellationToken).ConfigureAwait(false))
+                {
+                    throw new PrimaryUnavailableException(_router.ClusterState, timeout, ex);
+                }
+            }
+            catch
+            {
+                if (async)
+                {
+                    await connection.DisposeAsync().ConfigureAwait(false);
+                }
+                else
+                {
+                    connection.Dispose();
+                }
+
+                throw;
+            }
         }
     }
 
@@ -104,15 +149,16 @@ public sealed class RoutingDataSource : DbDataSource
         for (var attempt = 0; ; attempt++)
         {
             var request = Request(attempt);
-            var decision = await _router.DecideAsync(request, scope, exclude, cancellationToken).ConfigureAwait(false);
-            var pool = decision.Pool;
+            var chosen = new StrongBox<RoutingPool?>();
             try
             {
-                await using var connection = pool.DataSource.CreateConnection();
-                await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-                return await read(connection, cancellationToken).ConfigureAwait(false);
+                var (connection, _) = await OpenRouted(request, scope, exclude, async: true, cancellationToken, chosen).ConfigureAwait(false);
+                await using (connection.ConfigureAwait(false))
+                {
+                    return await read(connection, cancellationToken).ConfigureAwait(false);
+                }
             }
-            catch (Exception ex) when (!cancellationToken.IsCancellationRequested && !pool.AcceptTxSession && !request.InTransaction)
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested && chosen.Value is { AcceptTxSession: false } pool && !request.InTransaction)
             {
                 // Not in the filter: the policy throws ReplicaReadCancelledException, which a filter would swallow.
                 if (!Retry.ReadRetryPolicy.ShouldRetry(ex, pool, attempt, _router.Topology.Options.ReadRetry, _router.Metrics, _router.Logger))

@@ -19,6 +19,15 @@ internal sealed class QueryRouter : IDisposable
     private readonly IDisposable? _reloadSubscription;
     private readonly PoolDataSources _dataSources;
     private volatile RoutingTopology _topology;
+    private volatile TaskCompletionSource _topologyChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly object _applyLock = new();
+    private RoutingOptions? _configured;
+    private PoolHealthRegistry? _health;
+    private Discovery.PatroniDiscovery? _discovery;
+    private CancellationTokenSource? _discoveryStop;
+    private Task? _discoveryLoop;
+    private List<RoutingPoolOptions> _discoveredPools = [];
+    private string? _discoveredState;
 
     public QueryRouter(
         RoutingTopology topology, ILogger? logger = null, IEnumerable<IRouteDecisionObserver>? observers = null, Random? random = null, PoolDataSources? dataSources = null,
@@ -42,6 +51,13 @@ internal sealed class QueryRouter : IDisposable
         foreach (var warning in warnings)
         {
             RoutingLog.ConfigurationWarning(logger, warning.Message);
+        }
+
+        _configured = options.CurrentValue;
+        _health = health;
+        if (_configured.Discovery.Patroni.Enabled)
+        {
+            StartDiscovery(_configured.Discovery.Patroni);
         }
 
         var subscriptions = new List<IDisposable> { options.OnChange(o => Reload(o, health))! };
@@ -91,8 +107,21 @@ internal sealed class QueryRouter : IDisposable
     {
         try
         {
-            var topology = RoutingTopology.Build(options, health, _dataSources);
-            _topology = topology;
+            var discovered = options.Discovery?.Patroni is { Enabled: true };
+            RoutingTopology topology;
+            lock (_applyLock)
+            {
+                // Validate the configuration itself first; then combine it with what discovery found.
+                topology = RoutingTopology.Build(options, health, _dataSources);
+                if (discovered)
+                {
+                    topology = RoutingTopology.Build(options.WithPools(_discoveredPools), health, _dataSources, discovered: true);
+                }
+
+                _configured = options;
+                SwapTopology(topology);
+            }
+
             RoutingLog.Reloaded(_logger, topology.Pools.Length, topology.CategoryOverrides.Count + topology.ScenarioOverrides.Count);
             return true;
         }
@@ -126,6 +155,21 @@ internal sealed class QueryRouter : IDisposable
     private async ValueTask<RouteDecision> Route(RouteRequest request, RoutingScope? scope, RoutingPool? exclude, bool async, CancellationToken cancellationToken)
     {
         var decision = DecideCore(request, scope, exclude);
+        if (decision.Pool.IsPlaceholder)
+        {
+            // No primary right now (an election): wait for one, bounded; nothing has been sent.
+            var deadline = Environment.TickCount64 + (long)_topology.Options.Failover.PrimaryWaitTimeout.TotalMilliseconds;
+            while (decision.Pool.IsPlaceholder)
+            {
+                if (!await WaitForChange(deadline, async, cancellationToken).ConfigureAwait(false))
+                {
+                    throw new PrimaryUnavailableException(ClusterState, _topology.Options.Failover.PrimaryWaitTimeout, null);
+                }
+
+                decision = DecideCore(request, scope, exclude);
+            }
+        }
+
         if (decision.Pool.Role == PoolRole.AsyncReplica && !await Gate.MayRead(this, decision.Pool, scope, async, cancellationToken).ConfigureAwait(false))
         {
             decision = DecideCore(request with { AvoidAsyncReplicas = true }, scope, exclude);
@@ -301,8 +345,9 @@ internal sealed class QueryRouter : IDisposable
 
     private static RoutingPool PickWritePool(RoutingTopology topology)
     {
-        // Highest priority healthy primary; with none healthy, the first one anyway: a write has nowhere else to go
-        // and the server's own error is the clearest answer.
+        // Highest priority healthy primary. With none healthy: configured pools hand out the first one anyway (a VIP or
+        // multi-host string may reach a new primary on the next open); discovered pools hand out the placeholder, and
+        // the write waits for Patroni's next leader instead of knocking on a dead or demoted node.
         foreach (var pool in topology.WritePools)
         {
             if (pool.Health.IsAvailable)
@@ -311,7 +356,7 @@ internal sealed class QueryRouter : IDisposable
             }
         }
 
-        return topology.WritePools[0];
+        return topology.Discovered || topology.WritePools.Length == 0 ? topology.NoPrimary : topology.WritePools[0];
     }
 
     private RoutingPool? PickAsync(RoutingPool[] pools, int? maxLagMilliseconds, RoutingPool? exclude, out bool lagging)
@@ -420,9 +465,184 @@ internal sealed class QueryRouter : IDisposable
     /// <summary>This application's <c>RoutingSdk</c> meter and instruments.</summary>
     public RoutingMetrics Metrics { get; }
 
+    /// <summary>What RoutingSdk knows of the cluster, for messages: Patroni's members, or the primary pools' health.</summary>
+    public string ClusterState
+    {
+        get
+        {
+            if (_discovery is not null)
+            {
+                return _discovery.LastProblem is { } problem ? $"{problem}; last known: {_discoveredState ?? "nothing yet"}" : _discoveredState ?? "Patroni has not answered yet";
+            }
+
+            var primaries = _topology.WritePools;
+            return primaries.Length == 0
+                ? "no pool has Role=Primary"
+                : string.Join(", ", primaries.Select(p => $"{p.DisplayName}: {(p.Health.IsAvailable ? "available" : "evicted")}{(p.Health.LastProblem is { } why ? " (" + why + ")" : "")}"));
+        }
+    }
+
+    /// <summary>
+    /// After a primary connection failed to open (or the primary refused a write as read-only): takes the pool out,
+    /// drops its idle connections, and waits a moment or for a topology change. False once the deadline has passed.
+    /// </summary>
+    public async ValueTask<bool> WaitAfterPrimaryFailure(RoutingPool failed, string problem, long deadline, bool async, CancellationToken cancellationToken)
+    {
+        if (failed.Health.Evict(problem))
+        {
+            Metrics.Evictions.Add(1, new KeyValuePair<string, object?>("pool", failed.Name));
+            RoutingLog.PrimaryLost(_logger, failed.DisplayName, problem);
+        }
+
+        _dataSources.Clear(failed.Name, failed.ConnectionString);
+        return await WaitForChange(deadline, async, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Waits for a topology change or a short poll interval, whichever comes first; false when the deadline passed.</summary>
+    private async ValueTask<bool> WaitForChange(long deadline, bool async, CancellationToken cancellationToken)
+    {
+        var remaining = deadline - Environment.TickCount64;
+        if (remaining <= 0)
+        {
+            return false;
+        }
+
+        var wait = TimeSpan.FromMilliseconds(Math.Min(remaining, 250));
+        var changed = _topologyChanged.Task;
+        if (async)
+        {
+            await Task.WhenAny(changed, Task.Delay(wait, cancellationToken)).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+        else
+        {
+            changed.Wait(wait, cancellationToken);
+        }
+
+        return true;
+    }
+
+    private void SwapTopology(RoutingTopology topology)
+    {
+        _topology = topology;
+        Interlocked.Exchange(ref _topologyChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+    }
+
+    private void StartDiscovery(PatroniDiscoveryOptions options)
+    {
+        _discovery = new Discovery.PatroniDiscovery(options);
+        _discoveryStop = new CancellationTokenSource();
+
+        // The first answer before the first decision (bounded by the request timeout of each endpoint), so that the
+        // application starts with the real topology; then the loop follows every change.
+        try
+        {
+            if (Task.Run(() => _discovery.FetchAsync(_discoveryStop.Token)).GetAwaiter().GetResult() is { } members)
+            {
+                ApplyDiscovered(members);
+            }
+            else
+            {
+                RoutingLog.DiscoveryFailed(_logger, _discovery.LastProblem ?? "no answer");
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            RoutingLog.DiscoveryFailed(_logger, ex.Message);
+        }
+
+        var stop = _discoveryStop.Token;
+        _discoveryLoop = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                try
+                {
+                    await Task.Delay(options.RefreshInterval, stop).ConfigureAwait(false);
+                    if (await _discovery.FetchAsync(stop).ConfigureAwait(false) is { } found)
+                    {
+                        ApplyDiscovered(found);
+                    }
+                }
+                catch (OperationCanceledException) when (stop.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (Exception ex)
+                {
+                    RoutingLog.DiscoveryFailed(_logger, ex.Message);
+                }
+            }
+        }, CancellationToken.None);
+    }
+
+    /// <summary>Turns Patroni's members into the topology, if they changed.</summary>
+    internal void ApplyDiscovered(IReadOnlyList<Discovery.PatroniMember> members)
+    {
+        var state = Discovery.PatroniDiscovery.Describe(members);
+        lock (_applyLock)
+        {
+            if (state == _discoveredState || _configured is null || _health is null)
+            {
+                return;
+            }
+
+            var pools = Discovery.PatroniDiscovery.ToPools(members, _configured.Discovery.Patroni.Template ?? new RoutingPoolOptions());
+            RoutingTopology topology;
+            try
+            {
+                topology = RoutingTopology.Build(_configured.WithPools(pools), _health, _dataSources, discovered: true);
+            }
+            catch (RoutingConfigurationException ex)
+            {
+                RoutingLog.DiscoveryFailed(_logger, ex.Message);
+                return;
+            }
+
+            var previous = _topology;
+            foreach (var pool in topology.Pools)
+            {
+                // Patroni's word on a member that appears or changes role replaces an eviction made under its old role.
+                if (previous.FindPool(pool.Name) is not { } before || before.Role != pool.Role)
+                {
+                    pool.Health.MarkAvailable();
+                }
+            }
+
+            foreach (var old in previous.WritePools)
+            {
+                // A demoted or vanished primary: drop its idle connections so that no later write meets 25006 or a dead socket.
+                if (!old.IsPlaceholder && topology.FindPool(old.Name) is not { Role: PoolRole.Primary })
+                {
+                    _dataSources.Clear(old.Name, old.ConnectionString);
+                }
+            }
+
+            _discoveredPools = pools;
+            _discoveredState = state;
+            SwapTopology(topology);
+            RoutingLog.Discovered(_logger, state);
+        }
+    }
+
     public void Dispose()
     {
         _reloadSubscription?.Dispose();
+        if (_discoveryStop is { } stop)
+        {
+            stop.Cancel();
+            try
+            {
+                _discoveryLoop?.Wait(TimeSpan.FromSeconds(5));
+            }
+            catch (AggregateException)
+            {
+            }
+
+            stop.Dispose();
+            _discovery?.Dispose();
+        }
+
         Metrics.Dispose();
     }
 

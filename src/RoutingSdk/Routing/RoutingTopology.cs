@@ -58,9 +58,15 @@ internal sealed class RoutingTopology
     }
 
     /// <exception cref="RoutingConfigurationException">The options are invalid; the message lists every problem.</exception>
-    public static RoutingTopology Build(RoutingOptions options, PoolHealthRegistry health, PoolDataSources? dataSources = null)
+    /// <summary>The options were completed by discovery (Patroni): a set without a leader is valid then.</summary>
+    public bool Discovered { get; private init; }
+
+    /// <summary>Handed out for writes when no primary is known (discovery during an election).</summary>
+    public RoutingPool NoPrimary { get; } = RoutingPool.NoPrimary();
+
+    public static RoutingTopology Build(RoutingOptions options, PoolHealthRegistry health, PoolDataSources? dataSources = null, bool discovered = false)
     {
-        var errors = RoutingOptionsValidator.Collect(options);
+        var errors = RoutingOptionsValidator.Collect(options, discovered);
         if (errors.Count > 0)
         {
             throw new RoutingConfigurationException(errors);
@@ -76,12 +82,13 @@ internal sealed class RoutingTopology
             .ToArray();
         var asyncPools = pools.Where(p => p.Role == PoolRole.AsyncReplica).ToArray();
 
+        // A discovered set may lack the member an override names (it is down): the override's route still applies.
         ResolvedOverride Resolve(RouteOverride o) =>
-            new(o.Route, o.Pool is null ? null : pools.First(p => string.Equals(p.Name, o.Pool, StringComparison.OrdinalIgnoreCase)));
+            new(o.Route, o.Pool is null ? null : pools.FirstOrDefault(p => string.Equals(p.Name, o.Pool, StringComparison.OrdinalIgnoreCase)));
 
         var categories = (options.Overrides?.Categories ?? []).ToDictionary(kv => kv.Key, kv => Resolve(kv.Value));
         var scenarios = (options.Overrides?.Scenarios ?? []).ToDictionary(kv => kv.Key, kv => Resolve(kv.Value), StringComparer.Ordinal);
-        return new RoutingTopology(pools, writePools, readGroups, asyncPools, categories, scenarios, options);
+        return new RoutingTopology(pools, writePools, readGroups, asyncPools, categories, scenarios, options) { Discovered = discovered };
     }
 
     private static string ApplySizing(RoutingPoolOptions pool)

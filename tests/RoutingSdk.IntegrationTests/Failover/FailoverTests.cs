@@ -1,0 +1,215 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using RoutingSdk.Routing;
+using RoutingSdk.Testing;
+using Xunit.Abstractions;
+
+namespace RoutingSdk.IntegrationTests.Failover;
+
+/// <summary>
+/// A real primary failover under load: Patroni discovery and the HAProxy write VIP. The figures each test prints are
+/// the ones docs/operations.md quotes.
+/// </summary>
+[Collection(HaCollection.Name)]
+public sealed class FailoverTests(HaFixture fixture, ITestOutputHelper output)
+{
+    private readonly LocalHaCluster _cluster = fixture.Cluster;
+
+    private ServiceProvider DiscoveryServices()
+    {
+        var services = new ServiceCollection();
+        services.AddQueryRouting(o =>
+        {
+            o.Discovery.Patroni.Endpoints.AddRange(_cluster.PatroniEndpoints);
+            o.Discovery.Patroni.Template.ConnectionString = HaFixture.TemplateConnectionString;
+            o.Failover.PrimaryWaitTimeout = TimeSpan.FromSeconds(30);
+        });
+        services.AddDbContext<HaDb>((sp, o) => o.UseNpgsql(sp.GetRequiredService<RoutingPools>().PrimaryConnectionString).UseQueryRouting(sp));
+        return services.BuildServiceProvider();
+    }
+
+    private ServiceProvider VipServices()
+    {
+        var services = new ServiceCollection();
+        services.AddQueryRouting(o =>
+        {
+            o.Pools.Add(new RoutingPoolOptions { Name = "WritePool", Role = PoolRole.Primary, ConnectionString = _cluster.WriteVipConnectionString + ";Timeout=3" });
+            o.Pools.Add(new RoutingPoolOptions { Name = "ReadPool", Role = PoolRole.SyncReplica, ConnectionString = _cluster.ReadVipConnectionString + ";Timeout=3" });
+            o.Failover.PrimaryWaitTimeout = TimeSpan.FromSeconds(30);
+        });
+        services.AddDbContext<HaDb>((sp, o) => o.UseNpgsql(sp.GetRequiredService<RoutingPools>().PrimaryConnectionString).UseQueryRouting(sp));
+        return services.BuildServiceProvider();
+    }
+
+    /// <summary>Counts the keys on the current leader (through the write VIP, which follows it), retrying while HAProxy settles.</summary>
+    private async Task<int> CountOnLeaderAsync(IReadOnlyCollection<Guid> keys)
+    {
+        var cs = new NpgsqlConnectionStringBuilder(_cluster.WriteVipConnectionString) { Pooling = false }.ConnectionString;
+        for (var i = 0; ; i++)
+        {
+            try
+            {
+                await using var conn = new NpgsqlConnection(cs);
+                await conn.OpenAsync();
+                await using var cmd = new NpgsqlCommand("SELECT count(*) FROM ha.ha_probe WHERE key = ANY($1)", conn) { Parameters = { new() { Value = keys.ToArray() } } };
+                return (int)(long)(await cmd.ExecuteScalarAsync())!;
+            }
+            catch (NpgsqlException) when (i < 60)
+            {
+                await Task.Delay(500);
+            }
+        }
+    }
+
+    private async Task<Dictionary<string, string>> PatroniRolesAsync()
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        foreach (var endpoint in _cluster.PatroniEndpoints)
+        {
+            try
+            {
+                using var json = JsonDocument.Parse(await http.GetStringAsync(endpoint + "/cluster"));
+                return json.RootElement.GetProperty("members").EnumerateArray()
+                    .ToDictionary(m => m.GetProperty("name").GetString()!, m => m.GetProperty("role").GetString() + ":" + m.GetProperty("state").GetString());
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+            {
+            }
+        }
+
+        return [];
+    }
+
+    [Fact]
+    public async Task Leader_killed_under_load_loses_no_acknowledged_write_sends_none_to_a_replica_and_fails_no_read()
+    {
+        await using var sp = DiscoveryServices();
+        var router = sp.GetRequiredService<QueryRouter>();
+        var leaderBefore = router.WritePool.Name;
+        Assert.Equal(await _cluster.GetLeaderAsync(), leaderBefore); // discovery found the real leader at start
+
+        string killed = "";
+        var workload = await FailoverWorkload.RunAsync(sp, TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(15), async () => killed = await _cluster.KillLeaderAsync());
+        output.WriteLine($"kill-leader ({killed}) under Patroni discovery: {workload.Describe()}");
+        foreach (var failure in workload.WriteFailures.Take(5))
+        {
+            output.WriteLine($"  write failure at {failure.At.TotalSeconds:0.0} s: {failure.Error.GetType().Name}: {failure.Error.Message}");
+        }
+
+        try
+        {
+            var acknowledged = workload.Acknowledged.Select(a => a.Key).ToList();
+            Assert.True(acknowledged.Count > 100, workload.Describe());
+            Assert.Equal(acknowledged.Count, await CountOnLeaderAsync(acknowledged)); // 0 acknowledged writes lost
+            Assert.DoesNotContain(workload.WriteFailures, f => FailoverWorkload.IsWriteOnReplica(f.Error)); // 0 writes reached a replica
+            Assert.All(workload.WriteFailures, f => Assert.IsType<PrimaryConnectionLostException>(f.Error)); // only writes in flight at the crash
+            Assert.Empty(workload.ReadFailures);
+            Assert.True(workload.WriteUnavailability() <= TimeSpan.FromSeconds(15), $"no write was acknowledged for {workload.WriteUnavailability().TotalSeconds:0.0} s after the kill (ttl 10 s + 5 s allowed)");
+            Assert.NotEqual(killed, router.WritePool.Name); // routing follows the new leader without restart or configuration change
+            Assert.Equal(await _cluster.GetLeaderAsync(), router.WritePool.Name);
+
+            // The old leader returns as a replica; it serves reads again only once Patroni reports it as a synchronous standby.
+            var violations = new ConcurrentQueue<string>();
+            using var watching = new CancellationTokenSource();
+            var watcher = Task.Run(async () =>
+            {
+                while (!watching.IsCancellationRequested)
+                {
+                    var ours = router.Topology.FindPool(killed)?.Role;
+                    var patroni = await PatroniRolesAsync();
+                    if (ours == PoolRole.SyncReplica && patroni.TryGetValue(killed, out var role) && !role.StartsWith("sync_standby", StringComparison.Ordinal))
+                    {
+                        violations.Enqueue($"RoutingSdk had {killed} as SyncReplica while Patroni reported {role}");
+                    }
+
+                    await Task.Delay(100);
+                }
+            });
+            await _cluster.StartNodeAsync(killed);
+            for (var i = 0; i < 50 && router.Topology.FindPool(killed)?.Role != PoolRole.SyncReplica; i++)
+            {
+                await Task.Delay(100);
+            }
+
+            await watching.CancelAsync();
+            await watcher;
+            Assert.Empty(violations);
+            Assert.Equal(PoolRole.SyncReplica, router.Topology.FindPool(killed)?.Role);
+            var nodes = new HashSet<string>();
+            await using (var scope = sp.CreateAsyncScope())
+            {
+                var db = scope.ServiceProvider.GetRequiredService<HaDb>();
+                using var routing = RoutingScope.Begin(RouteKind.ReadReplica);
+                // Patroni sets cluster_name to the scope on every member: the server's port tells the members apart.
+                for (var i = 0; i < 40; i++)
+                {
+                    nodes.Add((await db.Database.SqlQuery<int>($"SELECT inet_server_port() AS \"Value\"").SingleAsync()).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                }
+            }
+
+            Assert.Contains(new NpgsqlConnectionStringBuilder(_cluster.GetConnectionString(killed)).Port.ToString(System.Globalization.CultureInfo.InvariantCulture), nodes);
+        }
+        finally
+        {
+            await _cluster.EnsureHealthyAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Planned_switchover_under_load_fails_no_operation()
+    {
+        await using var sp = DiscoveryServices();
+        var router = sp.GetRequiredService<QueryRouter>();
+        var before = router.WritePool.Name;
+        var workload = await FailoverWorkload.RunAsync(sp, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(8), () => _cluster.SwitchoverAsync());
+        output.WriteLine($"switchover {before} -> {workload.DisruptionResult} under Patroni discovery: {workload.Describe()}");
+        foreach (var failure in workload.WriteFailures.Concat(workload.ReadFailures).Take(5))
+        {
+            output.WriteLine($"  failure at {failure.At.TotalSeconds:0.0} s: {failure.Error.GetType().Name}: {failure.Error.Message}");
+        }
+
+        try
+        {
+            Assert.Empty(workload.WriteFailures);
+            Assert.Empty(workload.ReadFailures);
+            var acknowledged = workload.Acknowledged.Select(a => a.Key).ToList();
+            Assert.Equal(acknowledged.Count, await CountOnLeaderAsync(acknowledged));
+            Assert.Equal(workload.DisruptionResult, router.WritePool.Name);
+            Assert.NotEqual(before, router.WritePool.Name);
+        }
+        finally
+        {
+            await _cluster.EnsureHealthyAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Leader_killed_behind_the_HAProxy_write_VIP_resumes_writes_and_loses_none()
+    {
+        await using var sp = VipServices();
+        string killed = "";
+        var workload = await FailoverWorkload.RunAsync(sp, TimeSpan.FromSeconds(40), TimeSpan.FromSeconds(10), async () => killed = await _cluster.KillLeaderAsync());
+        output.WriteLine($"kill-leader ({killed}) behind the HAProxy write VIP: {workload.Describe()}");
+        foreach (var failure in workload.WriteFailures.Take(5))
+        {
+            output.WriteLine($"  write failure at {failure.At.TotalSeconds:0.0} s: {failure.Error.GetType().Name}: {failure.Error.Message}");
+        }
+
+        try
+        {
+            var acknowledged = workload.Acknowledged.Select(a => a.Key).ToList();
+            Assert.Equal(acknowledged.Count, await CountOnLeaderAsync(acknowledged));
+            Assert.DoesNotContain(workload.WriteFailures, f => FailoverWorkload.IsWriteOnReplica(f.Error));
+            Assert.True(workload.WriteUnavailability() <= TimeSpan.FromSeconds(20), $"no write was acknowledged for {workload.WriteUnavailability().TotalSeconds:0.0} s after the kill");
+            Assert.Contains(workload.Acknowledged, a => a.At > workload.DisruptedAt + TimeSpan.FromSeconds(20)); // and kept going
+        }
+        finally
+        {
+            await _cluster.StartNodeAsync(killed);
+            await _cluster.EnsureHealthyAsync();
+        }
+    }
+}
