@@ -10,6 +10,9 @@ export ROUTING_CLUSTER_DIR=${ROUTING_CLUSTER_DIR:-$repo/.cluster-test}
 # Below the kernel's ephemeral port range (32768-60999), so no client socket can hold a port when fault tests
 # restart a node. The demo keeps the documented default 55430.
 export ROUTING_PG_PORT_BASE=${ROUTING_PG_PORT_BASE:-25430}
+# The Patroni HA cluster of the failover tests (etcd + three nodes + HAProxy), started by their fixture.
+export ROUTING_HA_DIR=${ROUTING_HA_DIR:-$repo/.ha-test}
+export ROUTING_HA_PORT_BASE=${ROUTING_HA_PORT_BASE:-25450}
 configuration=${CONFIGURATION:-Release}
 results=$(mktemp -d)
 
@@ -22,6 +25,7 @@ fi
 cleanup() {
   if [[ "${ROUTING_KEEP_CLUSTER:-0}" != 1 ]]; then
     scripts/cluster.sh stop >/dev/null 2>&1 || true
+    scripts/ha-cluster.sh stop >/dev/null 2>&1 || true
   fi
 }
 trap cleanup EXIT
