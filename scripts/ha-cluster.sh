@@ -107,10 +107,11 @@ pid_alive() { # pidfile
   [[ -n "$state" && "$state" != "Z" ]] || return 1
   echo "$pid"
 }
-patroni_pid() { pid_alive "$DIR/$1.patroni.pid"; }
+# By pid file, else by command line (a pid file lost with a wiped data directory must not leave a daemon behind).
+patroni_pid() { pid_alive "$DIR/$1.patroni.pid" || pgrep -f -x "/usr/bin/python3 /usr/bin/patroni $DIR/$1.yml" | head -n1 | grep .; }
 postmaster_pid() { pid_alive "$DIR/$1/postmaster.pid"; }
-etcd_pid() { pid_alive "$DIR/etcd.pid"; }
-haproxy_pid() { pid_alive "$DIR/haproxy.pid"; }
+etcd_pid() { pid_alive "$DIR/etcd.pid" || pgrep -f "etcd --name routing --data-dir $DIR/etcd" | head -n1 | grep .; }
+haproxy_pid() { pid_alive "$DIR/haproxy.pid" || pgrep -f "haproxy -q -D -f $DIR/haproxy.cfg" | head -n1 | grep .; }
 
 print_log_tails() {
   local f
@@ -326,12 +327,12 @@ start_haproxy() {
     || { print_log_tails; die "HAProxy did not start (see $DIR/logs/haproxy.log)."; }
 }
 
-stop_pidfile_daemon() { # pidfile
+stop_pidfile_daemon() { # pidfile probe-function
   local pid
-  pid=$(pid_alive "$1") || { rm -f "$1"; return 0; }
+  pid=$("$2") || { rm -f "$1"; return 0; }
   kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 50); do pid_alive "$1" >/dev/null || break; sleep 0.1; done
-  if pid_alive "$1" >/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
   rm -f "$1"
 }
 
@@ -382,7 +383,7 @@ cmd_start() {
   flock -w 180 9 || die "another ha-cluster.sh holds $DIR/.lock."
   check_ports_free
   local started_here=()
-  trap 'rc=$?; if ((rc != 0)); then log "start failed; stopping what this run started"; for d in "${started_here[@]}"; do case $d in haproxy) stop_pidfile_daemon "$DIR/haproxy.pid" ;; etcd) stop_pidfile_daemon "$DIR/etcd.pid" ;; *) stop_patroni "$d" ;; esac; done; fi' EXIT
+  trap 'rc=$?; if ((rc != 0)); then log "start failed; stopping what this run started"; for d in "${started_here[@]}"; do case $d in haproxy) stop_pidfile_daemon "$DIR/haproxy.pid" haproxy_pid ;; etcd) stop_pidfile_daemon "$DIR/etcd.pid" etcd_pid ;; *) stop_patroni "$d" ;; esac; done; fi' EXIT
   if [[ ! -d "$DIR/etcd/member" ]] && [[ -f "$DIR/node1/PG_VERSION" || -f "$DIR/node2/PG_VERSION" || -f "$DIR/node3/PG_VERSION" ]]; then
     die "$DIR holds PostgreSQL data but no etcd data (the cluster's state); run 'scripts/ha-cluster.sh destroy' and start again."
   fi
@@ -402,11 +403,11 @@ cmd_start() {
 cmd_stop() {
   [[ -d "$DIR" ]] || return 0
   PGBIN=$(find_pg_bin) || return 0
-  stop_pidfile_daemon "$DIR/haproxy.pid"
+  stop_pidfile_daemon "$DIR/haproxy.pid" haproxy_pid
   local n
   for n in "${NODES[@]}"; do stop_patroni "$n" & done
   wait
-  stop_pidfile_daemon "$DIR/etcd.pid"
+  stop_pidfile_daemon "$DIR/etcd.pid" etcd_pid
 }
 
 cmd_status() {

@@ -66,12 +66,14 @@ internal sealed class RoutingExecutionStrategy(IExecutionStrategy inner, Executi
                 }
                 catch (Exception ex)
                 {
-                    if (HandleFailure(context, routing, attempt, ex) is { } failedPrimary)
+                    var failedPrimary = HandleFailure(context, routing, attempt, ex);
+                    if (failedPrimary is not null)
                     {
                         WaitForPrimary(routing, failedPrimary, ex, async: false, CancellationToken.None).GetAwaiter().GetResult();
                     }
 
-                    attempt -= ex is EfRoutingCore.RerouteToPrimaryException ? 1 : 0; // not a retry
+                    // Neither is a read retry (those escalate to the primary): bounded by PrimaryWaitTimeout instead.
+                    attempt -= ex is EfRoutingCore.RerouteToPrimaryException || failedPrimary is not null ? 1 : 0;
                 }
             }
         }
@@ -103,12 +105,14 @@ internal sealed class RoutingExecutionStrategy(IExecutionStrategy inner, Executi
                 }
                 catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
                 {
-                    if (HandleFailure(context, routing, attempt, ex) is { } failedPrimary)
+                    var failedPrimary = HandleFailure(context, routing, attempt, ex);
+                    if (failedPrimary is not null)
                     {
                         await WaitForPrimary(routing, failedPrimary, ex, async: true, cancellationToken).ConfigureAwait(false);
                     }
 
-                    attempt -= ex is EfRoutingCore.RerouteToPrimaryException ? 1 : 0; // not a retry
+                    // Neither is a read retry (those escalate to the primary): bounded by PrimaryWaitTimeout instead.
+                    attempt -= ex is EfRoutingCore.RerouteToPrimaryException || failedPrimary is not null ? 1 : 0;
                 }
             }
         }

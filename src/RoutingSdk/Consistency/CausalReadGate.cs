@@ -1,3 +1,4 @@
+using System.Globalization;
 using Npgsql;
 using RoutingSdk.Pools;
 using RoutingSdk.Routing;
@@ -12,6 +13,19 @@ namespace RoutingSdk.Consistency;
 /// </summary>
 internal sealed class CausalReadGate
 {
+    /// <summary>The gate's answer for an asynchronous-replica read.</summary>
+    public enum Answer
+    {
+        /// <summary>The replica has replayed what the operation needs.</summary>
+        Allow,
+
+        /// <summary>Not yet (or it cannot say): a synchronous replica has every commit.</summary>
+        AvoidAsyncReplicas,
+
+        /// <summary>The position is from another timeline (a failover happened since): only the primary is sure to have it.</summary>
+        Primary,
+    }
+
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(10);
 
     /// <summary>
@@ -19,64 +33,88 @@ internal sealed class CausalReadGate
     /// captures the primary position first when the operation wrote since the last capture. When in doubt (the
     /// primary cannot say where it is, the replica cannot be asked) the answer is no: a synchronous replica serves.
     /// </summary>
-    public async ValueTask<bool> MayRead(QueryRouter router, RoutingPool pool, RoutingScope? scope, bool async, CancellationToken cancellationToken)
+    public async ValueTask<Answer> MayRead(QueryRouter router, RoutingPool pool, RoutingScope? scope, bool async, CancellationToken cancellationToken)
     {
         var options = router.Topology.Options.Consistency;
         if (scope is null || pool.Role != PoolRole.AsyncReplica || !options.ReadYourWrites)
         {
-            return true;
+            return Answer.Allow;
         }
 
         var operation = scope.ExistingOperation;
         if (operation is null)
         {
-            return true; // nothing written, no token to wait for
+            return Answer.Allow; // nothing written, no token to wait for
         }
 
         if (operation.WroteSinceCapture)
         {
             try
             {
-                operation.Captured(await PrimaryLsn(router.WritePool, async, cancellationToken).ConfigureAwait(false));
+                var (lsn, timeline) = await PrimaryPosition(router.WritePool, async, cancellationToken).ConfigureAwait(false);
+                operation.Captured(lsn);
+                operation.RequireTimeline(timeline);
             }
             catch (Exception ex) when (ex is NpgsqlException or TimeoutException && !cancellationToken.IsCancellationRequested)
             {
-                return false; // the primary cannot tell: a synchronous replica has every commit anyway
+                return Answer.AvoidAsyncReplicas; // the primary cannot tell: a synchronous replica has every commit anyway
             }
         }
 
         var required = operation.RequiredLsn;
-        return required == 0 || await WaitReplayed(pool, required, options.ReadYourWritesMaxWait, async, cancellationToken).ConfigureAwait(false);
+        return required == 0
+            ? Answer.Allow
+            : await WaitReplayed(pool, required, operation.Timeline, options.ReadYourWritesMaxWait, async, cancellationToken).ConfigureAwait(false);
     }
 
-    public async ValueTask<ulong> PrimaryLsn(RoutingPool primary, bool async, CancellationToken cancellationToken)
+    public async ValueTask<ulong> PrimaryLsn(RoutingPool primary, bool async, CancellationToken cancellationToken) =>
+        (await PrimaryPosition(primary, async, cancellationToken).ConfigureAwait(false)).Lsn;
+
+    /// <summary>The primary's current WAL position and timeline (the first 8 hex digits of its WAL file name).</summary>
+    public async ValueTask<(ulong Lsn, int Timeline)> PrimaryPosition(RoutingPool primary, bool async, CancellationToken cancellationToken)
     {
         var dataSource = primary.DataSource;
         await using var conn = async ? await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false) : dataSource.OpenConnection();
-        await using var cmd = new NpgsqlCommand("SELECT pg_current_wal_lsn()::text", conn);
-        var text = (string)(async ? await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) : cmd.ExecuteScalar())!;
-        return CausalToken.TryParseLsn(text, out var lsn) ? lsn : throw new RoutingException($"PostgreSQL returned an LSN RoutingSdk cannot parse: '{text}'.");
+        await using var cmd = new NpgsqlCommand("SELECT pg_current_wal_lsn()::text, substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)", conn);
+        await using var reader = async ? await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false) : cmd.ExecuteReader();
+        _ = async ? await reader.ReadAsync(cancellationToken).ConfigureAwait(false) : reader.Read();
+        var text = reader.GetString(0);
+        var timeline = int.Parse(reader.GetString(1), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+        return CausalToken.TryParseLsn(text, out var lsn) ? (lsn, timeline) : throw new RoutingException($"PostgreSQL returned an LSN RoutingSdk cannot parse: '{text}'.");
     }
 
-    private static async ValueTask<bool> WaitReplayed(RoutingPool pool, ulong lsn, TimeSpan maxWait, bool async, CancellationToken cancellationToken)
+    private static async ValueTask<Answer> WaitReplayed(RoutingPool pool, ulong lsn, int timeline, TimeSpan maxWait, bool async, CancellationToken cancellationToken)
     {
         var deadline = Environment.TickCount64 + (long)maxWait.TotalMilliseconds;
         try
         {
             var dataSource = pool.DataSource;
             await using var conn = async ? await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false) : dataSource.OpenConnection();
+
+            // An LSN is a position on one timeline: after a failover the same number on the new timeline may not hold
+            // the write. Unless the replica streams the timeline the position was taken on, only the primary is sure.
+            if (timeline != 0)
+            {
+                await using var tli = new NpgsqlCommand("SELECT coalesce((SELECT received_tli FROM pg_stat_wal_receiver), 0)", conn);
+                var replicaTimeline = Convert.ToInt32(async ? await tli.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) : tli.ExecuteScalar(), CultureInfo.InvariantCulture);
+                if (replicaTimeline != timeline)
+                {
+                    return Answer.Primary;
+                }
+            }
+
             await using var cmd = new NpgsqlCommand("SELECT coalesce(pg_last_wal_replay_lsn() >= @lsn::pg_lsn, false)", conn);
             cmd.Parameters.AddWithValue("lsn", CausalToken.FormatLsn(lsn));
             while (true)
             {
                 if ((bool)(async ? await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) : cmd.ExecuteScalar())!)
                 {
-                    return true;
+                    return Answer.Allow;
                 }
 
                 if (Environment.TickCount64 >= deadline)
                 {
-                    return false;
+                    return Answer.AvoidAsyncReplicas;
                 }
 
                 if (async)
@@ -91,7 +129,7 @@ internal sealed class CausalReadGate
         }
         catch (Exception ex) when (ex is NpgsqlException or TimeoutException && !cancellationToken.IsCancellationRequested)
         {
-            return false; // unreachable: read elsewhere
+            return Answer.AvoidAsyncReplicas; // unreachable: read elsewhere
         }
     }
 }

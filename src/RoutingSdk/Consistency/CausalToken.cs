@@ -10,9 +10,16 @@ public readonly record struct CausalToken
 {
     private const string Prefix = "lsn:";
 
-    internal CausalToken(ulong lsn) => Lsn = lsn;
+    internal CausalToken(ulong lsn, int timeline = 0)
+    {
+        Lsn = lsn;
+        Timeline = timeline;
+    }
 
     internal ulong Lsn { get; }
+
+    /// <summary>The primary's timeline when the token was taken; 0 when unknown (a token of an earlier version).</summary>
+    internal int Timeline { get; }
 
     /// <summary>Parses a token made by <see cref="ToString"/>.</summary>
     /// <exception cref="FormatException">The text is not a causal token.</exception>
@@ -21,24 +28,45 @@ public readonly record struct CausalToken
         ArgumentNullException.ThrowIfNull(text);
         return TryParse(text, out var token)
             ? token
-            : throw new FormatException($"'{text}' is not a RoutingSdk causal token (expected 'lsn:<hex>/<hex>', as made by CausalToken.ToString()).");
+            : throw new FormatException($"'{text}' is not a RoutingSdk causal token (expected 'lsn:<hex>/<hex>' or 'lsn:<hex>/<hex>@<timeline>', as made by CausalToken.ToString()).");
     }
 
     /// <summary>Parses a token made by <see cref="ToString"/>.</summary>
     public static bool TryParse(string? text, out CausalToken token)
     {
         token = default;
-        if (text is null || !text.StartsWith(Prefix, StringComparison.Ordinal) || !TryParseLsn(text[Prefix.Length..], out var lsn))
+        if (text is null || !text.StartsWith(Prefix, StringComparison.Ordinal))
         {
             return false;
         }
 
-        token = new CausalToken(lsn);
+        var body = text.AsSpan(Prefix.Length);
+        var timeline = 0;
+        var at = body.IndexOf('@');
+        if (at >= 0)
+        {
+            if (!int.TryParse(body[(at + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out timeline) || timeline <= 0)
+            {
+                return false;
+            }
+
+            body = body[..at];
+        }
+
+        if (!TryParseLsn(body.ToString(), out var lsn))
+        {
+            return false;
+        }
+
+        token = new CausalToken(lsn, timeline);
         return true;
     }
 
-    /// <summary>The token as text: <c>lsn:XXXXXXXX/XXXXXXXX</c>, PostgreSQL's own LSN notation.</summary>
-    public override string ToString() => Prefix + FormatLsn(Lsn);
+    /// <summary>
+    /// The token as text: <c>lsn:XXXXXXXX/XXXXXXXX@T</c>, PostgreSQL's own LSN notation and the primary's timeline
+    /// (a failover starts a new one). Tokens without <c>@T</c> are accepted too.
+    /// </summary>
+    public override string ToString() => Prefix + FormatLsn(Lsn) + (Timeline > 0 ? "@" + Timeline.ToString(CultureInfo.InvariantCulture) : "");
 
     internal static string FormatLsn(ulong lsn) => $"{lsn >> 32:X}/{lsn & 0xFFFFFFFF:X}";
 

@@ -6,6 +6,7 @@ internal sealed class OperationState
     private long _requiredLsn;
     private int _wroteSinceCapture;
     private int _replicationUnconfirmed;
+    private int _timeline;
 
     /// <summary>The operation wrote (or ran a transaction) since its required LSN was last captured.</summary>
     public bool WroteSinceCapture => Volatile.Read(ref _wroteSinceCapture) != 0;
@@ -15,6 +16,24 @@ internal sealed class OperationState
 
     /// <summary>A commit of this operation was not confirmed by the synchronous replicas: its reads stay on the primary.</summary>
     public bool ReplicationUnconfirmed => Volatile.Read(ref _replicationUnconfirmed) != 0;
+
+    /// <summary>The primary's timeline when the required position was taken (0: unknown). An LSN means nothing on another timeline.</summary>
+    public int Timeline => Volatile.Read(ref _timeline);
+
+    /// <summary>Records the timeline of a required position; two different ones make the position ambiguous (-1).</summary>
+    public void RequireTimeline(int timeline)
+    {
+        if (timeline <= 0)
+        {
+            return;
+        }
+
+        var current = Interlocked.CompareExchange(ref _timeline, timeline, 0);
+        if (current != 0 && current != timeline)
+        {
+            Volatile.Write(ref _timeline, -1);
+        }
+    }
 
     public void MarkWrite() => Volatile.Write(ref _wroteSinceCapture, 1);
 

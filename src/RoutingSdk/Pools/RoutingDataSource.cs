@@ -24,8 +24,11 @@ public sealed class RoutingDataSource : DbDataSource
     /// Captures the primary's current WAL position as a token. Hand it to another request or service (cookie, header,
     /// message) that calls <see cref="RoutingScope.WaitFor(CausalToken)"/> so its reads see this write.
     /// </summary>
-    public async Task<CausalToken> GetCausalTokenAsync(CancellationToken cancellationToken = default) =>
-        new(await _router.Gate.PrimaryLsn(_router.WritePool, async: true, cancellationToken).ConfigureAwait(false));
+    public async Task<CausalToken> GetCausalTokenAsync(CancellationToken cancellationToken = default)
+    {
+        var (lsn, timeline) = await _router.Gate.PrimaryPosition(_router.WritePool, async: true, cancellationToken).ConfigureAwait(false);
+        return new CausalToken(lsn, timeline);
+    }
 
     /// <summary>The primary's connection string (without a password); the actual node is chosen per connection.</summary>
     public override string ConnectionString

@@ -170,9 +170,18 @@ internal sealed class QueryRouter : IDisposable
             }
         }
 
-        if (decision.Pool.Role == PoolRole.AsyncReplica && !await Gate.MayRead(this, decision.Pool, scope, async, cancellationToken).ConfigureAwait(false))
+        if (decision.Pool.Role == PoolRole.AsyncReplica)
         {
-            decision = DecideCore(request with { AvoidAsyncReplicas = true }, scope, exclude);
+            switch (await Gate.MayRead(this, decision.Pool, scope, async, cancellationToken).ConfigureAwait(false))
+            {
+                case Consistency.CausalReadGate.Answer.AvoidAsyncReplicas:
+                    decision = DecideCore(request with { AvoidAsyncReplicas = true }, scope, exclude);
+                    break;
+                case Consistency.CausalReadGate.Answer.Primary:
+                    decision = new RouteDecision(
+                        PickWritePool(_topology), RouteDecisionReason.ReplicaBehindOperationWrites, decision.Route, decision.RequestedRoute, decision.Category, decision.Scenario);
+                    break;
+            }
         }
 
         Record(decision, scope);

@@ -73,7 +73,11 @@ public sealed class RoutingScope : IDisposable
     /// Makes the rest of this operation read only data at least as new as <paramref name="token"/> (a write made by
     /// another request or service): asynchronous replicas are used only once they have replayed it.
     /// </summary>
-    public void WaitFor(CausalToken token) => Operation.Require(token.Lsn);
+    public void WaitFor(CausalToken token)
+    {
+        Operation.Require(token.Lsn);
+        Operation.RequireTimeline(token.Timeline);
+    }
 
     /// <summary><see langword="true"/> when an outer, stricter scope overrode this scope's <see cref="RequestedRoute"/>.</summary>
     public bool IsOverridden => RequestedRoute != RouteKind.Default && Route != RequestedRoute;

@@ -291,6 +291,35 @@ public sealed class ReplicaRealityTests(ClusterFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Causal_token_from_another_timeline_sends_the_read_to_the_primary()
+    {
+        await using var sp = Services(o => o.Consistency.ReadYourWritesMaxWait = TimeSpan.FromMilliseconds(10));
+        var dataSource = sp.GetRequiredService<RoutingDataSource>();
+        var token = await dataSource.GetCausalTokenAsync();
+        Assert.EndsWith("@1", token.ToString()); // this cluster never failed over: timeline 1
+
+        // The same position on another timeline (as after a failover): async1 streams timeline 1, so it cannot be trusted
+        // to hold the write; a synchronous replica would not be sure either. The primary serves.
+        var fromAnotherTimeline = CausalToken.Parse(token.ToString().Replace("@1", "@2", StringComparison.Ordinal));
+        using (var scope = RoutingScope.Begin(RouteKind.AsyncReplica, "Other.Service"))
+        {
+            scope.WaitFor(fromAnotherTimeline);
+            await using var read = await dataSource.OpenConnectionAsync();
+            await using var query = new NpgsqlCommand("SELECT current_setting('cluster_name')", read);
+            Assert.Equal("primary", (string)(await query.ExecuteScalarAsync())!);
+        }
+
+        await Task.Delay(2_500); // async1 replays 2 s late
+        using (var same = RoutingScope.Begin(RouteKind.AsyncReplica, "Other.Service2"))
+        {
+            same.WaitFor(token);
+            await using var again = await dataSource.OpenConnectionAsync();
+            await using var query = new NpgsqlCommand("SELECT current_setting('cluster_name')", again);
+            Assert.Equal("async1", (string)(await query.ExecuteScalarAsync())!); // same timeline, replayed: the async replica may serve
+        }
+    }
+
+    [Fact]
     public async Task Causal_token_carries_a_write_to_another_operation()
     {
         await using var sp = Services(o => o.Consistency.ReadYourWritesMaxWait = TimeSpan.FromMilliseconds(10));
