@@ -76,5 +76,12 @@ namespace RoutingSdk.Analyzers
             "{0}",
             DiagnosticSeverity.Error,
             "MaxLagMilliseconds must be > 0 and Scenario must not be empty; the attribute would throw at run time.");
+
+        /// <summary>QR0010: a read-shaped write (nextval, FOR UPDATE) in replica-routed code.</summary>
+        public static readonly DiagnosticDescriptor ReadShapedWriteInReplicaRoute = Rule(
+            "QR0010", "Read-shaped write in replica-routed code",
+            "'{0}' runs SQL with {1} inside '{2}', which is routed to {3}; a read-only replica refuses it (SQLSTATE 25006). Add .OnPrimary() to the query, or route the method [MasterOnly].",
+            DiagnosticSeverity.Warning,
+            "nextval()/setval() and SELECT ... FOR UPDATE/SHARE look like reads but write or lock: they need the primary.");
     }
 }

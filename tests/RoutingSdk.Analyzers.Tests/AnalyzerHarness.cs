@@ -33,6 +33,7 @@ internal static partial class AnalyzerHarness
         paths.Add(typeof(ReadReplicaAttribute).Assembly.Location);
         paths.Add(typeof(Microsoft.EntityFrameworkCore.DbContext).Assembly.Location);
         paths.Add(typeof(Microsoft.EntityFrameworkCore.RelationalDatabaseFacadeExtensions).Assembly.Location);
+        paths.Add(typeof(Microsoft.EntityFrameworkCore.QueryRoutingQueryableExtensions).Assembly.Location);
         return [.. paths.Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))];
     });
 

@@ -6,8 +6,12 @@ public enum DefaultRoute
     /// <summary>The vendor's behaviour: every read outside a transaction is spread over the read pools.</summary>
     ReadReplica = 0,
 
-    /// <summary>Opt-in only: reads go to replicas only inside <c>[ReadReplica]</c>/<c>[AsyncReplica]</c> operations.</summary>
-    Master = 1,
+    /// <summary>Opt-in only: reads go to replicas only inside <c>[ReadReplica]</c>/<c>[AsyncReplica]</c> operations; the rest stay on the primary.</summary>
+    Primary = 1,
+
+    /// <summary>The earlier name of <see cref="Primary"/>; configuration files may keep saying "Master".</summary>
+    [Obsolete("Use DefaultRoute.Primary: RoutingSdk calls the master the primary everywhere.")]
+    Master = Primary,
 }
 
 /// <summary>Options of RoutingSdk, bound from configuration or set in code; validated at start, every problem reported at once.</summary>

@@ -35,7 +35,7 @@ internal sealed class RoutingOptionsValidator : IValidateOptions<RoutingOptions>
         var errors = new List<string>();
         if (!Enum.IsDefined(options.DefaultRoute))
         {
-            errors.Add($"RoutingOptions.DefaultRoute must be ReadReplica or Master (was {options.DefaultRoute}).");
+            errors.Add($"RoutingOptions.DefaultRoute must be ReadReplica or Primary (was {options.DefaultRoute}).");
         }
 
         if (options.Discovery?.Patroni is { Enabled: true } patroni && !discovered)

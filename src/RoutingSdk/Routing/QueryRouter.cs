@@ -286,7 +286,7 @@ internal sealed class QueryRouter : IDisposable
                 return Primary(RouteDecisionReason.ConnectionNotExplicitlyRouted, route);
             }
 
-            if (topology.DefaultRoute == DefaultRoute.Master)
+            if (topology.DefaultRoute == DefaultRoute.Primary)
             {
                 return Primary(RouteDecisionReason.DefaultRouteMaster, route);
             }

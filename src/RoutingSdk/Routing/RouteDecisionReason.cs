@@ -18,7 +18,7 @@ public enum RouteDecisionReason
     /// <summary>An outer, stricter scope overrode the operation's own route (e.g. a MasterOnly interface calling a ReadReplica report).</summary>
     StricterOuterScope,
 
-    /// <summary><see cref="RoutingOptions.DefaultRoute"/> is <see cref="DefaultRoute.Master"/> and the operation chose no route.</summary>
+    /// <summary><see cref="RoutingOptions.DefaultRoute"/> is <see cref="DefaultRoute.Primary"/> and the operation chose no route.</summary>
     DefaultRouteMaster,
 
     /// <summary>A plain ADO.NET connection without an explicit replica route: the caller may write, so the primary.</summary>

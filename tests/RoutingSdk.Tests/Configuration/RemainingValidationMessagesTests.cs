@@ -11,7 +11,7 @@ public sealed class RemainingValidationMessagesTests
         { "null-pool", "RoutingOptions.Pools[4] is null: remove the entry." },
         { "no-name", "Pools[1]: Name is required (e.g. \"WritePool\", \"ReadPool\")." },
         { "bad-role", "Pool 'sync1': Role must be Primary, SyncReplica or AsyncReplica (was 7)." },
-        { "bad-default-route", "RoutingOptions.DefaultRoute must be ReadReplica or Master (was 5)." },
+        { "bad-default-route", "RoutingOptions.DefaultRoute must be ReadReplica or Primary (was 5)." },
         { "bad-category", "Overrides.Categories: unknown category '9'; use Interface, Report, PrintForm or Other." },
         { "empty-scenario", "Overrides.Scenarios: a scenario name is empty; use the scenario of the operation (Type.Method by default)." },
         { "async-override-without-async-pool", "Overrides.Scenarios.Invoice.Print: Route is AsyncReplica but no pool has Role=AsyncReplica; add one or choose ReadReplica/MasterOnly." },

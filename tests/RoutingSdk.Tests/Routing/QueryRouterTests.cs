@@ -60,7 +60,7 @@ public sealed class QueryRouterTests
     [Fact]
     public void Unscoped_read_under_DefaultRoute_Master_goes_to_primary()
     {
-        var (router, _, _) = TestTopologies.Router(TestTopologies.Standard(DefaultRoute.Master));
+        var (router, _, _) = TestTopologies.Router(TestTopologies.Standard(DefaultRoute.Primary));
         var d = router.Decide(RouteRequest.Read, null);
         Assert.Equal(("WritePool", RouteDecisionReason.DefaultRouteMaster), (d.PoolName, d.Reason));
     }
@@ -68,7 +68,7 @@ public sealed class QueryRouterTests
     [Fact]
     public void ReadReplica_read_goes_to_a_sync_replica_even_under_DefaultRoute_Master()
     {
-        var (router, _, _) = TestTopologies.Router(TestTopologies.Standard(DefaultRoute.Master));
+        var (router, _, _) = TestTopologies.Router(TestTopologies.Standard(DefaultRoute.Primary));
         var d = Decide(router, RouteRequest.Read, RouteKind.ReadReplica);
         Assert.Equal((PoolRole.SyncReplica, RouteDecisionReason.ReadOutsideTransaction), (d.PoolRole, d.Reason));
     }
