@@ -25,4 +25,7 @@ internal static partial class RoutingLog
 
     [LoggerMessage(7, LogLevel.Warning, "Primary {Pool} lost ({Problem}); waiting for a primary")]
     public static partial void PrimaryLost(ILogger logger, string pool, string problem);
+
+    [LoggerMessage(8, LogLevel.Warning, "Pool {Pool} answers as the primary and no configured primary does: following the failover ({Roles}). Update the configuration, or use Discovery.Patroni, a VIP or a multi-host Primary pool.")]
+    public static partial void PromotionFollowed(ILogger logger, string pool, string roles);
 }

@@ -123,7 +123,15 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
         var primaryChecks = await Task.WhenAll(topology.WritePools.Where(p => !p.IsPlaceholder).Select(p => CheckPrimaryAsync(p, options, cancellationToken))).ConfigureAwait(false);
         var primaryFacts = primaryChecks.FirstOrDefault(f => f.Known) ?? new PrimaryFacts(false, null, new Dictionary<string, string>(StringComparer.Ordinal), null, "");
         var replicas = topology.Pools.Where(p => p.Role != PoolRole.Primary).ToArray();
-        await Task.WhenAll(replicas.Select(p => CheckReplicaAsync(p, primaryFacts, options, cancellationToken))).ConfigureAwait(false);
+        var answersAsPrimary = await Task.WhenAll(replicas.Select(p => CheckReplicaAsync(p, primaryFacts, options, cancellationToken))).ConfigureAwait(false);
+
+        // A failover behind RoutingSdk's back (configured pools, no discovery): no configured primary answers as one,
+        // and exactly one replica pool does. That is a topology change to follow, not only an eviction.
+        var promoted = replicas.Where((_, i) => answersAsPrimary[i]).ToArray();
+        if (!topology.Discovered && !primaryChecks.Any(f => f.Known) && promoted.Length == 1)
+        {
+            _router.FollowPromotion(promoted[0]);
+        }
     }
 
     /// <summary>What the primary said; <see cref="Known"/> is false when it could not be asked (then nothing is judged by it).</summary>
@@ -222,7 +230,8 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
         return null;
     }
 
-    private async Task CheckReplicaAsync(RoutingPool pool, PrimaryFacts primary, HealthMonitorOptions options, CancellationToken cancellationToken)
+    /// <summary>Checks a replica pool; true when its node answers as a primary (not in recovery).</summary>
+    private async Task<bool> CheckReplicaAsync(RoutingPool pool, PrimaryFacts primary, HealthMonitorOptions options, CancellationToken cancellationToken)
     {
         string? problem = null;
         var roleMismatch = false;
@@ -269,7 +278,7 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
                     Readmitted(_logger, pool.DisplayName);
                 }
 
-                return;
+                return false;
             }
         }
         catch (Exception ex) when (ex is NpgsqlException or TimeoutException or OperationCanceledException or IOException && !cancellationToken.IsCancellationRequested)
@@ -282,6 +291,8 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
             _router.Metrics.Evictions.Add(1, new KeyValuePair<string, object?>("pool", pool.Name));
             Evicted(_logger, pool.DisplayName, problem!);
         }
+
+        return roleMismatch;
     }
 
     /// <summary>Checks the vendor's requirements for synchronous read replicas; every problem with its fix.</summary>

@@ -40,6 +40,14 @@ public sealed class RoutingPoolOptions
     /// <summary>Seconds between idle-connection pruning runs (Npgsql <c>Connection Pruning Interval</c>).</summary>
     public int? PruningIntervalSeconds { get; set; }
 
+    /// <summary>A copy in another role, with the role's default session flags (the node was seen to change role).</summary>
+    internal RoutingPoolOptions WithRole(PoolRole role) => new()
+    {
+        Name = Name, ConnectionString = ConnectionString, Role = role, Priority = Priority, UsageRatio = UsageRatio,
+        MinPoolSize = MinPoolSize, MaxPoolSize = MaxPoolSize, PoolTimeoutSeconds = PoolTimeoutSeconds,
+        InactiveConnectionTimeoutSeconds = InactiveConnectionTimeoutSeconds, PruningIntervalSeconds = PruningIntervalSeconds,
+    };
+
     internal bool EffectiveAcceptTxSession => AcceptTxSession ?? Role == PoolRole.Primary;
 
     internal bool EffectiveAcceptNoTxSession => AcceptNoTxSession ?? Role == PoolRole.SyncReplica;

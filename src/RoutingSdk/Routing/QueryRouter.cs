@@ -27,6 +27,7 @@ internal sealed class QueryRouter : IDisposable
     private CancellationTokenSource? _discoveryStop;
     private Task? _discoveryLoop;
     private List<RoutingPoolOptions> _discoveredPools = [];
+    private Dictionary<string, PoolRole> _observedRoles = new(StringComparer.OrdinalIgnoreCase);
     private string? _discoveredState;
 
     public QueryRouter(
@@ -111,11 +112,16 @@ internal sealed class QueryRouter : IDisposable
             RoutingTopology topology;
             lock (_applyLock)
             {
-                // Validate the configuration itself first; then combine it with what discovery found.
+                // Validate the configuration itself first; then combine it with what discovery found, or with the roles
+                // the monitor saw nodes take after a failover (a configuration edit should follow; until then, reality wins).
                 topology = RoutingTopology.Build(options, health, _dataSources);
                 if (discovered)
                 {
                     topology = RoutingTopology.Build(options.WithPools(_discoveredPools), health, _dataSources, discovered: true);
+                }
+                else if (_observedRoles.Count > 0)
+                {
+                    topology = RoutingTopology.Build(WithObservedRoles(options), health, _dataSources);
                 }
 
                 _configured = options;
@@ -584,6 +590,55 @@ internal sealed class QueryRouter : IDisposable
             }
         }, CancellationToken.None);
     }
+
+    /// <summary>
+    /// Without discovery: the monitor saw a configured replica answer as a primary while no configured primary does
+    /// (a failover behind RoutingSdk's back). Follow it: that pool becomes the Primary, the unreachable or demoted
+    /// primaries become SyncReplica pools (read again only once the monitor finds them covered by
+    /// synchronous_standby_names). Kept across reloads until the configuration says the same.
+    /// </summary>
+    internal bool FollowPromotion(RoutingPool promoted)
+    {
+        lock (_applyLock)
+        {
+            var current = _topology;
+            if (_configured is null || _health is null || current.Discovered || promoted.IsPlaceholder || promoted.Role == PoolRole.Primary)
+            {
+                return false;
+            }
+
+            var roles = new Dictionary<string, PoolRole>(_observedRoles, StringComparer.OrdinalIgnoreCase) { [promoted.Name] = PoolRole.Primary };
+            foreach (var old in current.WritePools)
+            {
+                if (!old.IsPlaceholder && !string.Equals(old.Name, promoted.Name, StringComparison.OrdinalIgnoreCase))
+                {
+                    roles[old.Name] = PoolRole.SyncReplica;
+                    _dataSources.Clear(old.Name, old.ConnectionString);
+                }
+            }
+
+            var previous = _observedRoles;
+            _observedRoles = roles;
+            try
+            {
+                var topology = RoutingTopology.Build(WithObservedRoles(_configured), _health, _dataSources);
+                topology.FindPool(promoted.Name)?.Health.MarkAvailable();
+                SwapTopology(topology);
+            }
+            catch (RoutingConfigurationException ex)
+            {
+                _observedRoles = previous;
+                RoutingLog.ReloadRejected(_logger, ex.Message);
+                return false;
+            }
+
+            RoutingLog.PromotionFollowed(_logger, promoted.DisplayName, string.Join(", ", roles.Select(r => $"{r.Key} → {r.Value}")));
+            return true;
+        }
+    }
+
+    private RoutingOptions WithObservedRoles(RoutingOptions options) =>
+        options.WithPools(options.Pools.Select(p => _observedRoles.TryGetValue(p.Name, out var role) && role != p.Role ? p.WithRole(role) : p).ToList());
 
     /// <summary>Turns Patroni's members into the topology, if they changed.</summary>
     internal void ApplyDiscovered(IReadOnlyList<Discovery.PatroniMember> members)

@@ -159,6 +159,58 @@ public sealed class FailoverTests(HaFixture fixture, ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Without_discovery_the_monitor_follows_a_promotion_of_a_configured_replica()
+    {
+        var leader = await _cluster.GetLeaderAsync() ?? throw new InvalidOperationException("no leader");
+        var services = new ServiceCollection();
+        services.AddQueryRouting(o =>
+        {
+            foreach (var node in LocalHaCluster.Nodes)
+            {
+                o.Pools.Add(new RoutingPoolOptions
+                {
+                    Name = node, Role = node == leader ? PoolRole.Primary : PoolRole.SyncReplica,
+                    ConnectionString = _cluster.GetConnectionString(node) + ";Timeout=3",
+                });
+            }
+
+            o.Health.Interval = TimeSpan.FromMilliseconds(500);
+            o.Failover.PrimaryWaitTimeout = TimeSpan.FromSeconds(40);
+        });
+        services.AddDbContext<HaDb>((sp, o) => o.UseNpgsql(sp.GetRequiredService<RoutingPools>().PrimaryConnectionString).UseQueryRouting(sp));
+        await using var sp = services.BuildServiceProvider();
+        var router = sp.GetRequiredService<QueryRouter>();
+        var monitor = sp.GetRequiredService<RoutingSdk.Health.PoolHealthMonitor>();
+        await monitor.StartAsync(CancellationToken.None);
+        try
+        {
+            var killed = await _cluster.KillLeaderAsync();
+            Assert.Equal(leader, killed);
+
+            // A write issued right after the kill waits for a primary, and lands on the promoted node.
+            await using (var scope = sp.CreateAsyncScope())
+            {
+                var db = scope.ServiceProvider.GetRequiredService<HaDb>();
+                var key = Guid.NewGuid();
+                db.Probes.Add(new HaProbe { Key = key, Worker = -1 });
+                await db.SaveChangesAsync();
+                Assert.Equal(1, await CountOnLeaderAsync([key]));
+            }
+
+            var newLeader = await _cluster.GetLeaderAsync();
+            Assert.NotNull(newLeader);
+            Assert.Equal(newLeader, router.WritePool.Name);
+            Assert.Equal(PoolRole.SyncReplica, router.Topology.FindPool(killed)!.Role); // reads there only once it is back and covered
+            Assert.False(router.Topology.FindPool(killed)!.Health.IsAvailable);
+        }
+        finally
+        {
+            await monitor.StopAsync(CancellationToken.None);
+            await _cluster.EnsureHealthyAsync();
+        }
+    }
+
+    [Fact]
     public async Task Planned_switchover_under_load_fails_no_operation()
     {
         await using var sp = DiscoveryServices();
