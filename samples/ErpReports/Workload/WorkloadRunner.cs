@@ -134,6 +134,7 @@ public sealed class WorkloadRunner(IServiceProvider services, DecisionRecorder r
     private async Task ProgressAsync(Stopwatch clock, TimeSpan duration, CancellationToken stop)
     {
         var pools = services.GetRequiredService<RoutingPools>();
+        var nextLine = TimeSpan.FromSeconds(5);
         while (!stop.IsCancellationRequested)
         {
             foreach (var pool in pools.GetStatus().Where(p => p.Role == PoolRole.AsyncReplica))
@@ -146,7 +147,21 @@ public sealed class WorkloadRunner(IServiceProvider services, DecisionRecorder r
             }
 
             var total = _completed.Values.Sum();
-            Console.Write($"\r  {clock.Elapsed.TotalSeconds,5:F1}/{duration.TotalSeconds:F0} s  {total,7:N0} operations  {total / Math.Max(0.1, clock.Elapsed.TotalSeconds),6:N0}/s  retries {Interlocked.Read(ref _retries)}  errors {_errors.Count}   ");
+            var progress = $"  {clock.Elapsed.TotalSeconds,5:F1}/{duration.TotalSeconds:F0} s  {total,7:N0} operations  {total / Math.Max(0.1, clock.Elapsed.TotalSeconds),6:N0}/s  retries {Interlocked.Read(ref _retries)}  errors {_errors.Count}";
+            if (Console.IsOutputRedirected)
+            {
+                // A log file or a pipe: a line every few seconds, not one endless line of carriage returns.
+                if (clock.Elapsed >= nextLine)
+                {
+                    Console.WriteLine(progress);
+                    nextLine += TimeSpan.FromSeconds(5);
+                }
+            }
+            else
+            {
+                Console.Write("\r" + progress + "   ");
+            }
+
             await Task.Delay(250, CancellationToken.None);
         }
     }

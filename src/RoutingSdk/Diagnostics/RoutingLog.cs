@@ -28,4 +28,10 @@ internal static partial class RoutingLog
 
     [LoggerMessage(8, LogLevel.Warning, "Pool {Pool} answers as the primary and no configured primary does: following the failover ({Roles}). Update the configuration, or use Discovery.Patroni, a VIP or a multi-host Primary pool.")]
     public static partial void PromotionFollowed(ILogger logger, string pool, string roles);
+
+    [LoggerMessage(9, LogLevel.Warning, "An [AsyncReplica] read with a lag limit found no measured lag for the asynchronous replicas, so a synchronous replica served it (reason LagUnknown). The health monitor measures the lag: it starts with the host, or on the first query when there is no host; if Health.Enabled is false, no AsyncReplica read with a lag limit can use an asynchronous replica.")]
+    public static partial void LagUnknown(ILogger logger);
+
+    [LoggerMessage(10, LogLevel.Information, "No generic host runs RoutingSdk's health monitor: started on first use; it stops with the service provider.")]
+    public static partial void MonitorStartedOnFirstUse(ILogger logger);
 }

@@ -94,7 +94,7 @@ internal sealed class RoutingMetrics : IDisposable
             { "category", Name(decision.Category) },
         };
         Decisions.Add(1, tags);
-        if (decision.Reason is RouteDecisionReason.LagAboveLimit or RouteDecisionReason.AsyncReplicasUnavailable or RouteDecisionReason.ReplicasUnavailable)
+        if (decision.Reason is RouteDecisionReason.LagAboveLimit or RouteDecisionReason.LagUnknown or RouteDecisionReason.AsyncReplicasUnavailable or RouteDecisionReason.ReplicasUnavailable)
         {
             Fallbacks.Add(1, tags);
         }

@@ -16,8 +16,9 @@ namespace RoutingSdk.Health;
 /// against the primary, and for synchronous replicas whether the primary lists them as sync/quorum. A failing pool
 /// is evicted at once and readmitted after consecutive good checks.
 /// </summary>
-internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposable
+internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposable, IDisposable
 {
+    private int _started;
     private readonly QueryRouter _router;
     private readonly PoolHealthRegistry _registry;
     private readonly IOptionsMonitor<RoutingOptions> _options;
@@ -44,9 +45,9 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var options = Options;
-        if (!options.Enabled)
+        if (!options.Enabled || Interlocked.Exchange(ref _started, 1) != 0)
         {
-            return;
+            return; // disabled, or already started (by the host or on first use)
         }
 
         if (options.VerifyTopologyAtStart != TopologyVerification.Off)
@@ -67,8 +68,26 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
         _registry.MonitorActive = true;
         var stopping = new CancellationTokenSource();
         _stopping = stopping;
-        _loop = Task.Run(() => LoopAsync(stopping.Token), CancellationToken.None);
+        using (ExecutionContext.SuppressFlow()) // no caller's TransactionScope or RoutingScope in the checks
+        {
+            _loop = Task.Run(() => LoopAsync(stopping.Token), CancellationToken.None);
+        }
     }
+
+    /// <summary>Started by the first routing decision when no host does it; a failure is logged, never thrown at a query.</summary>
+    public async Task StartOnFirstUseAsync()
+    {
+        try
+        {
+            await StartAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            MonitorFailed(_logger, ex);
+        }
+    }
+
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
@@ -209,6 +228,11 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
         static int Rank(string state) => state switch { "sync" => 3, "quorum" => 2, "potential" => 1, _ => 0 };
     }
 
+    // A standby is listed in the primary's pg_stat_replication under the application_name of its primary_conninfo,
+    // which defaults to its cluster_name (PostgreSQL 12+). Patroni sets application_name to the member name and
+    // cluster_name to the scope, so the conninfo is read first.
+    // https://www.postgresql.org/docs/current/runtime-config-replication.html#GUC-PRIMARY-CONNINFO
+
     /// <summary>Null when the node is covered; otherwise why its reads could miss committed rows.</summary>
     private static string? SyncCoverageProblem(RoutingPool pool, string node, PrimaryFacts primary)
     {
@@ -239,7 +263,7 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
         {
             await using var conn = await OpenAsync(pool, options, cancellationToken).ConfigureAwait(false);
             await using var cmd = new NpgsqlCommand(
-                "SELECT pg_is_in_recovery(), current_setting('cluster_name'), pg_last_wal_replay_lsn()::text, " +
+                "SELECT pg_is_in_recovery(), coalesce(substring((SELECT conninfo FROM pg_stat_wal_receiver) FROM '(?:^| )application_name=([^ ]+)'), current_setting('cluster_name')), pg_last_wal_replay_lsn()::text, " +
                 "extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000", conn);
             cmd.CommandTimeout = CommandTimeoutSeconds(options);
             await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -343,7 +367,7 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
             try
             {
                 await using var conn = await OpenAsync(pool, options, cancellationToken).ConfigureAwait(false);
-                await using var cmd = new NpgsqlCommand("SELECT current_setting('cluster_name'), current_setting('hot_standby_feedback'), pg_is_in_recovery()", conn);
+                await using var cmd = new NpgsqlCommand("SELECT coalesce(substring((SELECT conninfo FROM pg_stat_wal_receiver) FROM '(?:^| )application_name=([^ ]+)'), current_setting('cluster_name')), current_setting('hot_standby_feedback'), pg_is_in_recovery()", conn);
                 cmd.CommandTimeout = CommandTimeoutSeconds(options);
                 await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
                 await reader.ReadAsync(cancellationToken).ConfigureAwait(false);

@@ -27,6 +27,9 @@ internal sealed class QueryRouter : IDisposable
     private CancellationTokenSource? _discoveryStop;
     private Task? _discoveryLoop;
     private List<RoutingPoolOptions> _discoveredPools = [];
+    private int _lagUnknownWarned;
+    private int _monitorEnsured;
+    private IServiceProvider? _services;
     private Dictionary<string, PoolRole> _observedRoles = new(StringComparer.OrdinalIgnoreCase);
     private string? _discoveredState;
 
@@ -46,7 +49,7 @@ internal sealed class QueryRouter : IDisposable
     public QueryRouter(
         IOptionsMonitor<RoutingOptions> options, PoolHealthRegistry health, PoolDataSources dataSources, ILogger<QueryRouter> logger,
         IEnumerable<IRouteDecisionObserver> observers, IEnumerable<RoutingConfigurationWarning> warnings, IEnumerable<RoutingConfigurationSection> sections,
-        System.Diagnostics.Metrics.IMeterFactory? meterFactory = null)
+        IServiceProvider services, System.Diagnostics.Metrics.IMeterFactory? meterFactory = null)
         : this(RoutingTopology.Build(options.CurrentValue, health, dataSources), logger, observers, null, dataSources, new RoutingMetrics(meterFactory))
     {
         foreach (var warning in warnings)
@@ -56,6 +59,7 @@ internal sealed class QueryRouter : IDisposable
 
         _configured = options.CurrentValue;
         _health = health;
+        _services = services;
         if (_configured.Discovery.Patroni.Enabled)
         {
             StartDiscovery(_configured.Discovery.Patroni);
@@ -160,6 +164,11 @@ internal sealed class QueryRouter : IDisposable
 
     private async ValueTask<RouteDecision> Route(RouteRequest request, RoutingScope? scope, RoutingPool? exclude, bool async, CancellationToken cancellationToken)
     {
+        if (Volatile.Read(ref _monitorEnsured) == 0)
+        {
+            EnsureMonitor();
+        }
+
         var decision = DecideCore(request, scope, exclude);
         if (decision.Pool.IsPlaceholder)
         {
@@ -300,7 +309,7 @@ internal sealed class QueryRouter : IDisposable
 
         // A pinned asynchronous replica obeys what any asynchronous read obeys: the operation's lag limit and the
         // read-your-writes gate (AvoidAsyncReplicas).
-        var ignoredLag = false;
+        var ignoredLag = LagSeen.None;
         if (pinned is not null && pinned != exclude && pinned.Health.IsAvailable
             && (pinned.Role != PoolRole.AsyncReplica
                 || (route != RouteKind.ReadReplica && !request.AvoidAsyncReplicas && IsUsableAsync(pinned, scope?.MaxLagMilliseconds, exclude, ref ignoredLag))))
@@ -319,13 +328,20 @@ internal sealed class QueryRouter : IDisposable
         }
         else if (route == RouteKind.AsyncReplica)
         {
-            var asyncPool = PickAsync(topology.AsyncPools, scope?.MaxLagMilliseconds, exclude, out var lagging);
+            var asyncPool = PickAsync(topology.AsyncPools, scope?.MaxLagMilliseconds, exclude, out var lag);
             if (asyncPool is not null)
             {
                 return new(asyncPool, RouteDecisionReason.AsyncReplicaRequested, route, requested, category, scenario);
             }
 
-            fallbackReason = lagging ? RouteDecisionReason.LagAboveLimit : RouteDecisionReason.AsyncReplicasUnavailable;
+            // A lag measured above the limit, a lag nobody has measured yet (no monitor round so far), or no replica at all.
+            fallbackReason = (lag & LagSeen.High) != 0 ? RouteDecisionReason.LagAboveLimit
+                : (lag & LagSeen.Unknown) != 0 ? RouteDecisionReason.LagUnknown
+                : RouteDecisionReason.AsyncReplicasUnavailable;
+            if (fallbackReason == RouteDecisionReason.LagUnknown && Interlocked.Exchange(ref _lagUnknownWarned, 1) == 0)
+            {
+                RoutingLog.LagUnknown(_logger);
+            }
         }
         else if (overridden)
         {
@@ -374,9 +390,17 @@ internal sealed class QueryRouter : IDisposable
         return topology.Discovered || topology.WritePools.Length == 0 ? topology.NoPrimary : topology.WritePools[0];
     }
 
-    private RoutingPool? PickAsync(RoutingPool[] pools, int? maxLagMilliseconds, RoutingPool? exclude, out bool lagging)
+    [Flags]
+    private enum LagSeen
     {
-        lagging = false;
+        None = 0,
+        High = 1,
+        Unknown = 2,
+    }
+
+    private RoutingPool? PickAsync(RoutingPool[] pools, int? maxLagMilliseconds, RoutingPool? exclude, out LagSeen lagging)
+    {
+        lagging = LagSeen.None;
         double total = 0;
         foreach (var pool in pools)
         {
@@ -393,7 +417,7 @@ internal sealed class QueryRouter : IDisposable
 
         var target = _random.NextDouble() * total;
         RoutingPool? last = null;
-        var ignored = false;
+        var ignored = LagSeen.None;
         foreach (var pool in pools)
         {
             if (!IsUsableAsync(pool, maxLagMilliseconds, exclude, ref ignored))
@@ -412,7 +436,7 @@ internal sealed class QueryRouter : IDisposable
         return last;
     }
 
-    private static bool IsUsableAsync(RoutingPool pool, int? maxLagMilliseconds, RoutingPool? exclude, ref bool lagging)
+    private static bool IsUsableAsync(RoutingPool pool, int? maxLagMilliseconds, RoutingPool? exclude, ref LagSeen lagging)
     {
         if (pool == exclude || !pool.Health.IsAvailable)
         {
@@ -423,9 +447,15 @@ internal sealed class QueryRouter : IDisposable
         {
             var lag = pool.Health.LagMilliseconds;
             // Unknown lag (NaN) never satisfies a limit.
-            if (!(lag <= limit))
+            if (double.IsNaN(lag))
             {
-                lagging = true;
+                lagging |= LagSeen.Unknown;
+                return false;
+            }
+
+            if (lag > limit)
+            {
+                lagging |= LagSeen.High;
                 return false;
             }
         }
@@ -475,6 +505,36 @@ internal sealed class QueryRouter : IDisposable
         }
 
         return last;
+    }
+
+    /// <summary>
+    /// Without a generic host nobody starts the health monitor (an IHostedService), and lag, roles and readmission
+    /// would never be checked: plain DI would be a different product. So the first decision starts it, in the
+    /// background, unless a host is there to start it. It stops when the service provider is disposed.
+    /// </summary>
+    private void EnsureMonitor()
+    {
+        if (Interlocked.Exchange(ref _monitorEnsured, 1) != 0 || _services is null || !_topology.Options.Health.Enabled)
+        {
+            return;
+        }
+
+        if (_services.GetService(typeof(Microsoft.Extensions.Hosting.IHostApplicationLifetime)) is not null)
+        {
+            return; // the host starts it with its hosted services
+        }
+
+        if (_services.GetService(typeof(Health.PoolHealthMonitor)) is Health.PoolHealthMonitor monitor)
+        {
+            RoutingLog.MonitorStartedOnFirstUse(_logger);
+
+            // Not in the caller's execution context: its ambient TransactionScope would enlist the monitor's
+            // connections (a distributed transaction), and its RoutingScope has nothing to do with health checks.
+            using (ExecutionContext.SuppressFlow())
+            {
+                _ = Task.Run(monitor.StartOnFirstUseAsync);
+            }
+        }
     }
 
     /// <summary>This application's <c>RoutingSdk</c> meter and instruments.</summary>
@@ -552,7 +612,13 @@ internal sealed class QueryRouter : IDisposable
         // application starts with the real topology; then the loop follows every change.
         try
         {
-            if (Task.Run(() => _discovery.FetchAsync(_discoveryStop.Token)).GetAwaiter().GetResult() is { } members)
+            Task<IReadOnlyList<Discovery.PatroniMember>?> first;
+            using (ExecutionContext.SuppressFlow())
+            {
+                first = Task.Run(() => _discovery.FetchAsync(_discoveryStop.Token));
+            }
+
+            if (first.GetAwaiter().GetResult() is { } members)
             {
                 ApplyDiscovered(members);
             }
@@ -567,6 +633,7 @@ internal sealed class QueryRouter : IDisposable
         }
 
         var stop = _discoveryStop.Token;
+        using var noFlow = ExecutionContext.SuppressFlow(); // the loop belongs to no caller's scope or transaction
         _discoveryLoop = Task.Run(async () =>
         {
             while (!stop.IsCancellationRequested)

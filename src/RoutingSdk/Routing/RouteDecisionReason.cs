@@ -33,7 +33,7 @@ public enum RouteDecisionReason
     /// <summary>The operation opted into asynchronous replicas and one within its lag limit was healthy.</summary>
     AsyncReplicaRequested,
 
-    /// <summary>Every asynchronous replica lagged beyond the operation's limit (or its lag was unknown); a synchronous replica or the primary served it.</summary>
+    /// <summary>Every asynchronous replica's measured lag was beyond the operation's limit; a synchronous replica or the primary served it.</summary>
     LagAboveLimit,
 
     /// <summary>No asynchronous replica was healthy; a synchronous replica or the primary served it.</summary>
@@ -53,4 +53,10 @@ public enum RouteDecisionReason
 
     /// <summary>The query was marked for the primary (EF Core <c>.OnPrimary()</c>): it reads like a query but may write (nextval, FOR UPDATE).</summary>
     QueryMarkedForPrimary,
+
+    /// <summary>
+    /// The operation set a lag limit but no asynchronous replica's lag has been measured yet (the health monitor has not
+    /// completed a round): a synchronous replica or the primary served it.
+    /// </summary>
+    LagUnknown,
 }

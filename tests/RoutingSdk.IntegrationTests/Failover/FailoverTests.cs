@@ -129,7 +129,10 @@ public sealed class FailoverTests(HaFixture fixture, ITestOutputHelper output)
                 }
             });
             await _cluster.StartNodeAsync(killed);
-            for (var i = 0; i < 50 && router.Topology.FindPool(killed)?.Role != PoolRole.SyncReplica; i++)
+
+            // Discovery names it a SyncReplica; the health monitor (started on first use) readmits it once the primary's
+            // synchronous_standby_names covers it and two checks in a row are good.
+            for (var i = 0; i < 100 && router.Topology.FindPool(killed) is not { Role: PoolRole.SyncReplica, Health.IsAvailable: true }; i++)
             {
                 await Task.Delay(100);
             }
@@ -150,7 +153,10 @@ public sealed class FailoverTests(HaFixture fixture, ITestOutputHelper output)
                 }
             }
 
-            Assert.Contains(new NpgsqlConnectionStringBuilder(_cluster.GetConnectionString(killed)).Port.ToString(System.Globalization.CultureInfo.InvariantCulture), nodes);
+            var back = router.Topology.FindPool(killed);
+            Assert.True(
+                nodes.Contains(new NpgsqlConnectionStringBuilder(_cluster.GetConnectionString(killed)).Port.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                $"{killed} served no read: role {back?.Role}, available {back?.Health.IsAvailable}, problem '{back?.Health.LastProblem}', Patroni: {string.Join(", ", (await PatroniRolesAsync()).Select(r => r.Key + "=" + r.Value))}; reads on {string.Join(",", nodes)}");
         }
         finally
         {

@@ -25,6 +25,7 @@ public sealed class AddQueryRoutingTests : IDisposable
                 new { Name = "sync2", Role = "SyncReplica", ConnectionString = "Host=r2;Database=erp", UsageRatio = sync2Weight },
             },
             Overrides = new { Categories = overrides ?? [] },
+            Health = new { Enabled = false }, // no servers here: a monitor would evict the unreachable pools
         },
     };
 
@@ -61,7 +62,7 @@ public sealed class AddQueryRoutingTests : IDisposable
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
-            ["Routing:Pools:0:Name"] = "WritePool",
+            ["Routing:Health:Enabled"] = "false", ["Routing:Pools:0:Name"] = "WritePool",
             ["Routing:Pools:0:Role"] = "Primary",
             ["Routing:Pools:0:ConnectionString"] = "Host=db",
             ["Routing:Pools:0:UsageRatoi"] = "3",
@@ -99,7 +100,7 @@ public sealed class AddQueryRoutingTests : IDisposable
         {
             InitialData = new Dictionary<string, string?>
             {
-                ["Routing:Pools:0:Name"] = "WritePool", ["Routing:Pools:0:Role"] = "Primary", ["Routing:Pools:0:ConnectionString"] = "Host=db",
+                ["Routing:Health:Enabled"] = "false", ["Routing:Pools:0:Name"] = "WritePool", ["Routing:Pools:0:Role"] = "Primary", ["Routing:Pools:0:ConnectionString"] = "Host=db",
                 ["Routing:Pools:1:Name"] = "sync1", ["Routing:Pools:1:ConnectionString"] = "Host=r1",
             },
         };
@@ -122,7 +123,7 @@ public sealed class AddQueryRoutingTests : IDisposable
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
-            ["Routing:Pools:0:Name"] = "WritePool", ["Routing:Pools:0:Role"] = "Primary", ["Routing:Pools:0:ConnectionString"] = "Host=db",
+            ["Routing:Health:Enabled"] = "false", ["Routing:Pools:0:Name"] = "WritePool", ["Routing:Pools:0:Role"] = "Primary", ["Routing:Pools:0:ConnectionString"] = "Host=db",
             ["Routing:Pools:1:Name"] = "sync1", ["Routing:Pools:1:ConnectionString"] = "Host=r1",
             ["Routing:Health:Interval"] = "00:00:03",
         }).Build();
@@ -144,7 +145,7 @@ public sealed class AddQueryRoutingTests : IDisposable
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
-            ["Routing:Pools:0:Name"] = "WritePool", ["Routing:Pools:0:Role"] = "Primary", ["Routing:Pools:0:ConnectionString"] = "Host=db",
+            ["Routing:Health:Enabled"] = "false", ["Routing:Pools:0:Name"] = "WritePool", ["Routing:Pools:0:Role"] = "Primary", ["Routing:Pools:0:ConnectionString"] = "Host=db",
             ["Routing:Pools:1:Name"] = "sync1", ["Routing:Pools:1:ConnectionString"] = "Host=r1",
         }).Build();
         var logs = new CapturingLoggerProvider();
@@ -193,7 +194,7 @@ public sealed class AddQueryRoutingTests : IDisposable
     {
         var path = Path.Combine(_dir, "global3config.xml");
         File.WriteAllText(path, GlobalErpConfigurationTests.VendorSample);
-        using var provider = new ServiceCollection().AddQueryRouting(_ => { }).AddGlobalErpConfiguration(path).Services.BuildServiceProvider();
+        using var provider = new ServiceCollection().AddQueryRouting(o => o.Health.Enabled = false).AddGlobalErpConfiguration(path).Services.BuildServiceProvider();
         var router = provider.GetRequiredService<QueryRouter>();
         Assert.Equal(["WritePool", "ReadPool"], router.Topology.Pools.Select(p => p.Name));
     }

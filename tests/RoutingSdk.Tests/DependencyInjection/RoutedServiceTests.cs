@@ -14,7 +14,12 @@ public sealed class RoutedServiceTests
             services.AddLogging(b => b.AddProvider(logger));
         }
 
-        register(services.AddQueryRouting(o => o.Pools.AddRange(TestTopologies.Standard().Pools)));
+        // No servers here: these tests check interception, not health (a monitor would evict the unreachable pools).
+        register(services.AddQueryRouting(o =>
+        {
+            o.Pools.AddRange(TestTopologies.Standard().Pools);
+            o.Health.Enabled = false;
+        }));
         return services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true, ValidateOnBuild = true });
     }
 

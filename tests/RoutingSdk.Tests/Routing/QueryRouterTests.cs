@@ -112,11 +112,11 @@ public sealed class QueryRouterTests
     }
 
     [Fact]
-    public void AsyncReplica_read_with_limit_and_unknown_lag_falls_back_with_LagAboveLimit()
+    public void AsyncReplica_read_with_limit_and_unknown_lag_falls_back_with_LagUnknown()
     {
         var (router, _, _) = TestTopologies.Router(TestTopologies.Standard());
         var d = Decide(router, RouteRequest.Read, RouteKind.AsyncReplica, maxLag: 500);
-        Assert.Equal((PoolRole.SyncReplica, RouteDecisionReason.LagAboveLimit), (d.PoolRole, d.Reason));
+        Assert.Equal((PoolRole.SyncReplica, RouteDecisionReason.LagUnknown), (d.PoolRole, d.Reason));
     }
 
     [Fact]
