@@ -249,7 +249,7 @@ internal sealed class RoutingExecutionStrategy(IExecutionStrategy inner, Executi
         if (nodeGone && routing.WriteInFlight)
         {
             router.WaitAfterPrimaryFailure(pool, ex.Message, 0, async: false, CancellationToken.None).AsTask().GetAwaiter().GetResult(); // evict + clear, no wait
-            throw new PrimaryConnectionLostException(pool.Name, ex);
+            throw new PrimaryConnectionLostException(pool.Name, ex, committedLocally: routing.UnconfirmedCommitNotice is not null);
         }
 
         ExceptionDispatchInfo.Throw(ex);

@@ -33,16 +33,26 @@ public sealed class PrimaryUnavailableException : RoutingException
 /// </summary>
 public sealed class PrimaryConnectionLostException : RoutingException
 {
-    internal PrimaryConnectionLostException(string poolName, Exception inner)
+    internal PrimaryConnectionLostException(string poolName, Exception inner, bool committedLocally = false)
         : base(
             $"The connection to the primary '{poolName}' was lost while a write was in flight: it may or may not have committed. " +
+            (committedLocally
+                ? "PostgreSQL said it had committed it locally and was waiting for the synchronous replicas when the connection ended (a shutdown for a switchover or failover): after a planned switchover it is normally on the new primary. "
+                : "") +
             "RoutingSdk did not repeat it, because repeating could apply it twice. Check whether it took effect (e.g. look the row up by its key) before repeating it; " +
             "new connections go to the new primary.",
             inner)
     {
         PoolName = poolName;
+        CommittedLocally = committedLocally;
     }
 
     /// <summary>The primary pool whose connection was lost.</summary>
     public string PoolName { get; }
+
+    /// <summary>
+    /// PostgreSQL reported (from <c>SyncRepWaitForLSN</c>) that the commit was done locally and only the wait for the
+    /// synchronous replicas was cut short: the write exists on the old primary, and on the new one unless WAL was lost.
+    /// </summary>
+    public bool CommittedLocally { get; }
 }

@@ -17,6 +17,8 @@ internal sealed class FailoverWorkload
 
     public ConcurrentQueue<(TimeSpan At, Exception Error)> WriteFailures { get; } = new();
 
+    public ConcurrentQueue<Guid> FailedKeys { get; } = new();
+
     public ConcurrentQueue<(TimeSpan At, Exception Error)> ReadFailures { get; } = new();
 
     public ConcurrentDictionary<string, int> ReadsByNode { get; } = new();
@@ -66,6 +68,7 @@ internal sealed class FailoverWorkload
             catch (Exception ex)
             {
                 WriteFailures.Enqueue((_clock.Elapsed, ex));
+                FailedKeys.Enqueue(key);
             }
 
             await Task.Delay(10, CancellationToken.None);
