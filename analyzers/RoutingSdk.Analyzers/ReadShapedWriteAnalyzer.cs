@@ -61,14 +61,7 @@ namespace RoutingSdk.Analyzers
                 return;
             }
 
-            var routed = model.EnclosingRoutedMethod(invocation.Syntax, invocation.SemanticModel!, context.CancellationToken);
-            if (routed is null)
-            {
-                return;
-            }
-
-            var route = model.EffectiveRoute(routed);
-            if (RoutingModel.IsReplicaRoute(route))
+            if (model.TryGetEnclosingReplicaRoute(invocation.Syntax, invocation.SemanticModel!, context.CancellationToken, out var routed, out var route))
             {
                 context.ReportDiagnostic(Diagnostic.Create(
                     DiagnosticDescriptors.ReadShapedWriteInReplicaRoute, sqlArgument!.Syntax.GetLocation(), invocation.TargetMethod.Name, what, routed.Name, RoutingModel.Describe(route)));

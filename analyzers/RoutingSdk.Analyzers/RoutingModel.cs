@@ -201,6 +201,14 @@ namespace RoutingSdk.Analyzers
         /// The routed method whose body runs <paramref name="node"/>: the enclosing method declaration, through local
         /// functions and lambdas, unless a lambda is handed to a call on a [MasterOnly] method (then it is that method's work).
         /// </summary>
+        /// <summary>The routed method around <paramref name="node"/> when its effective route is a replica route (ReadReplica or AsyncReplica).</summary>
+        public bool TryGetEnclosingReplicaRoute(SyntaxNode node, SemanticModel model, System.Threading.CancellationToken cancellationToken, out IMethodSymbol routed, out Route route)
+        {
+            routed = EnclosingRoutedMethod(node, model, cancellationToken)!;
+            route = routed is null ? default : EffectiveRoute(routed);
+            return routed is not null && IsReplicaRoute(route);
+        }
+
         public IMethodSymbol? EnclosingRoutedMethod(SyntaxNode node, SemanticModel model, System.Threading.CancellationToken cancellationToken)
         {
             for (var current = node.Parent; current is not null; current = current.Parent)

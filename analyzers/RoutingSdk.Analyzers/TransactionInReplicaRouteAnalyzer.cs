@@ -54,14 +54,7 @@ namespace RoutingSdk.Analyzers
 
         private static void Report(OperationAnalysisContext context, RoutingModel model, SyntaxNode syntax, string what)
         {
-            var routed = model.EnclosingRoutedMethod(syntax, context.Operation.SemanticModel!, context.CancellationToken);
-            if (routed is null)
-            {
-                return;
-            }
-
-            var route = model.EffectiveRoute(routed);
-            if (RoutingModel.IsReplicaRoute(route))
+            if (model.TryGetEnclosingReplicaRoute(syntax, context.Operation.SemanticModel!, context.CancellationToken, out var routed, out var route))
             {
                 context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.TransactionInReplicaRoute, syntax.GetLocation(), what, routed.Name, RoutingModel.Describe(route)));
             }
