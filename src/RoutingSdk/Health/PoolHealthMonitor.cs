@@ -406,17 +406,38 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
     /// Checks use the pool's own data source (the one EF Core and Dapper use), so what they see is what the application
     /// gets, and <c>MaxPoolSize</c> counts them too; <see cref="HealthMonitorOptions.CheckTimeout"/> bounds each check.
     /// </summary>
-    private static async Task<NpgsqlConnection> OpenAsync(RoutingPool pool, HealthMonitorOptions options, CancellationToken cancellationToken)
+    private async Task<NpgsqlConnection> OpenAsync(RoutingPool pool, HealthMonitorOptions options, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await OpenWithin(pool.DataSource, options, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && IsPoolWait(ex))
+        {
+            // The pool may just be full (every connection busy with long reports): that says nothing about the node.
+            // Ask through a one-connection side pool (same data-source configuration) before calling it unreachable.
+            // Named apart in pg_stat_activity: this is the one connection per node that may exceed MaxPoolSize.
+            var csb = new NpgsqlConnectionStringBuilder(pool.ConnectionString) { MaxPoolSize = 1, MinPoolSize = 0, ApplicationName = "RoutingSdk health check" };
+            var side = _router.DataSources.For(pool.Name + " (health checks)", csb.ConnectionString);
+            return await OpenWithin(side, options, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    // Timed out waiting (for a pool slot or for the server), or Npgsql's own "pool exhausted": not proof of a dead node.
+    private static bool IsPoolWait(Exception ex) =>
+        ex is TimeoutException || (ex is NpgsqlException { InnerException: TimeoutException } npgsql && npgsql.Message.StartsWith("The connection pool has been exhausted", StringComparison.Ordinal));
+
+    private static async Task<NpgsqlConnection> OpenWithin(NpgsqlDataSource dataSource, HealthMonitorOptions options, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.CheckTimeout);
         try
         {
-            return await pool.DataSource.OpenConnectionAsync(timeout.Token).ConfigureAwait(false);
+            return await dataSource.OpenConnectionAsync(timeout.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new TimeoutException($"no connection to {pool.DisplayName} within Health.CheckTimeout ({options.CheckTimeout.TotalSeconds:0.#} s)");
+            throw new TimeoutException($"no connection within Health.CheckTimeout ({options.CheckTimeout.TotalSeconds:0.#} s)");
         }
     }
 

@@ -109,6 +109,10 @@ public sealed class QuorumAndEvictionTests(ClusterFixture fixture) : IAsyncLifet
             var full = await Assert.ThrowsAsync<NpgsqlException>(() => dataSource.ReadAsync((c, ct) => Scalar(c, "SELECT 1", ct)));
             Assert.Contains("pool", full.Message);
             Assert.True(sync1.Health.IsAvailable, "a full pool evicted the replica");
+
+            // The health monitor shares the full pool: its check must not take "no free connection" for a dead node.
+            await sp.GetRequiredService<PoolHealthMonitor>().RunOnceAsync(CancellationToken.None);
+            Assert.True(sync1.Health.IsAvailable, $"the monitor evicted a replica whose pool was only full: {sync1.Health.LastProblem}");
         }
 
         // A report that outlives its command timeout: the caller's choice of timeout, not a dead node.
