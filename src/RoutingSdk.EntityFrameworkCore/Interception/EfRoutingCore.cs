@@ -122,14 +122,13 @@ internal sealed partial class EfRoutingCore(QueryRouter router, IEnumerable<IRou
     /// opens, before EF Core creates the command): stop it before it reaches the server, and let the execution strategy
     /// run the attempt again on the primary. Nothing was sent, so nothing is repeated on the server.
     /// </summary>
-    public static void EnsureMarkedQueryOnPrimary(DbCommand command, DbContext? context)
+    public static void EnsureMarkedQueryOnPrimary(DbCommand command, RoutingContextState state)
     {
-        if (context is null || !command.CommandText.StartsWith("-- ", StringComparison.Ordinal) || !HasPrimaryTag(command.CommandText))
+        if (!command.CommandText.StartsWith("-- ", StringComparison.Ordinal) || !HasPrimaryTag(command.CommandText))
         {
             return;
         }
 
-        var state = State(context);
         if (state.OpenPool is { AcceptTxSession: false } pool)
         {
             if (state.StrategyDepth == 0 || state.WroteInAttempt)
@@ -173,20 +172,26 @@ internal sealed partial class EfRoutingCore(QueryRouter router, IEnumerable<IRou
     /// <summary>Last line before the server: a write or a transaction never runs on a connection open on a replica.</summary>
     public static void EnsureNotOnReplica(DbContext? context, string what)
     {
-        if (context is null)
+        if (context is not null && State(context).OpenPool is { AcceptTxSession: false } pool)
         {
-            return;
-        }
-
-        var state = State(context);
-        if (state.OpenPool is { AcceptTxSession: false } pool)
-        {
-            throw new RoutingException(
-                $"{what} was about to run on {pool.DisplayName}, a read replica, because the context's connection was already open there "
-                + "(a streaming query is still being read). Finish reading the query (ToList/ToListAsync) before writing or starting a transaction, "
-                + "or run the operation under RoutingScope.Begin(RouteKind.MasterOnly).");
+            throw OnReplica(what, pool);
         }
     }
+
+    /// <summary>The same check for a write command; its description is built only when it fails.</summary>
+    public static void EnsureNotOnReplica(RoutingContextState state, CommandSource source)
+    {
+        if (state.OpenPool is { AcceptTxSession: false } pool)
+        {
+            throw OnReplica($"A {source} command", pool);
+        }
+    }
+
+    private static RoutingException OnReplica(string what, RoutingPool pool) =>
+        new(
+            $"{what} was about to run on {pool.DisplayName}, a read replica, because the context's connection was already open there "
+            + "(a streaming query is still being read). Finish reading the query (ToList/ToListAsync) before writing or starting a transaction, "
+            + "or run the operation under RoutingScope.Begin(RouteKind.MasterOnly).");
 
     /// <summary>
     /// Reports a commit the synchronous replicas did not confirm: the rest of the operation reads from the primary,

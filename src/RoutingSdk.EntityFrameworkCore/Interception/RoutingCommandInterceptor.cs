@@ -151,25 +151,28 @@ internal sealed class RoutingCommandInterceptor(EfRoutingCore core) : DbCommandI
         return ValueTask.FromResult(result);
     }
 
-    private void BeforeExecute(DbCommand command, CommandEventData eventData)
+    private static void BeforeExecute(DbCommand command, CommandEventData eventData)
     {
+        if (eventData.Context is not { } context)
+        {
+            return;
+        }
+
         // EF Core creates non-query commands before it opens the connection, and opening installed the chosen
         // pool's connection object: point the command at the connection that is actually open.
-        if (eventData.Context is { } context && EfRoutingCore.State(context).Relational?.DbConnection is { } open && !ReferenceEquals(command.Connection, open))
+        var state = EfRoutingCore.State(context);
+        if (state.Relational?.DbConnection is { } open && !ReferenceEquals(command.Connection, open))
         {
             command.Connection = open;
         }
 
         if (!EfRoutingCore.IsWrite(eventData.CommandSource))
         {
-            EfRoutingCore.EnsureMarkedQueryOnPrimary(command, eventData.Context);
+            EfRoutingCore.EnsureMarkedQueryOnPrimary(command, state);
             return;
         }
 
-        EfRoutingCore.EnsureNotOnReplica(eventData.Context, $"A {eventData.CommandSource} command");
-        if (eventData.Context is { } writer)
-        {
-            EfRoutingCore.State(writer).WriteInFlight = true;
-        }
+        EfRoutingCore.EnsureNotOnReplica(state, eventData.CommandSource);
+        state.WriteInFlight = true;
     }
 }

@@ -150,18 +150,14 @@ internal sealed class RoutingExecutionStrategy(IExecutionStrategy inner, Executi
     }
 
     /// <summary>Waits for a primary after <paramref name="failed"/> failed; throws <see cref="PrimaryUnavailableException"/> past the bound.</summary>
-    private async ValueTask WaitForPrimary(RoutingContextState routing, RoutingPool failed, Exception ex, bool async, CancellationToken cancellationToken)
+    private ValueTask WaitForPrimary(RoutingContextState routing, RoutingPool failed, Exception ex, bool async, CancellationToken cancellationToken)
     {
-        var timeout = router.Topology.Options.Failover.PrimaryWaitTimeout;
         if (routing.PrimaryWaitDeadline == 0)
         {
-            routing.PrimaryWaitDeadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+            routing.PrimaryWaitDeadline = router.PrimaryWaitDeadline();
         }
 
-        if (!await router.WaitAfterPrimaryFailure(failed, ex.Message, routing.PrimaryWaitDeadline, async, cancellationToken).ConfigureAwait(false))
-        {
-            throw new PrimaryUnavailableException(router.ClusterState, timeout, ex);
-        }
+        return router.WaitForPrimaryAfterFailure(failed, ex, routing.PrimaryWaitDeadline, async, cancellationToken);
     }
 
     /// <summary>
@@ -228,16 +224,15 @@ internal sealed class RoutingExecutionStrategy(IExecutionStrategy inner, Executi
     /// </summary>
     private RoutingPool HandlePrimaryFailure(DbContext context, RoutingContextState routing, RoutingPool pool, Exception ex)
     {
-        var kind = ReadFailure.Classify(ex, out _);
+        var kind = ReadFailure.Classify(ex, out var postgres);
         var userTransaction = context.Database.CurrentTransaction is not null || System.Transactions.Transaction.Current is not null;
-        var connectTimeout = routing.OpenFailed && ex is Npgsql.NpgsqlException { InnerException: TimeoutException } npgsql
-            && !npgsql.Message.StartsWith("The connection pool has been exhausted", StringComparison.Ordinal);
+        var connectTimeout = routing.OpenFailed && ex is Npgsql.NpgsqlException { InnerException: TimeoutException } && !ReadFailure.IsPoolExhausted(ex);
         var nodeGone = kind == ReadFailureKind.ReplicaGone || connectTimeout;
 
         // The server answered the statement itself with "terminating connection" (a shutdown for a switchover or
         // failover): the statement was cut short and rolled back — unless the commit had already happened locally and
         // was only waiting for the synchronous replicas (PostgreSQL then warns from SyncRepWaitForLSN first).
-        var terminatedBeforeCommit = FindPostgres(ex) is { SqlState: Npgsql.PostgresErrorCodes.AdminShutdown or Npgsql.PostgresErrorCodes.CrashShutdown }
+        var terminatedBeforeCommit = postgres is { SqlState: Npgsql.PostgresErrorCodes.AdminShutdown or Npgsql.PostgresErrorCodes.CrashShutdown }
             && routing.UnconfirmedCommitNotice is null;
         if (!userTransaction && !routing.WriteCompletedInAttempt
             && ((routing.OpenFailed && nodeGone) || kind == ReadFailureKind.WriteOnReplica || (nodeGone && (!routing.WriteInFlight || terminatedBeforeCommit))))
@@ -248,25 +243,12 @@ internal sealed class RoutingExecutionStrategy(IExecutionStrategy inner, Executi
 
         if (nodeGone && routing.WriteInFlight)
         {
-            router.WaitAfterPrimaryFailure(pool, ex.Message, 0, async: false, CancellationToken.None).AsTask().GetAwaiter().GetResult(); // evict + clear, no wait
+            router.PrimaryFailed(pool, ex.Message);
             throw new PrimaryConnectionLostException(pool.Name, ex, committedLocally: routing.UnconfirmedCommitNotice is not null);
         }
 
         ExceptionDispatchInfo.Throw(ex);
         return pool;
-    }
-
-    private static Npgsql.PostgresException? FindPostgres(Exception ex)
-    {
-        for (var e = ex; e is not null; e = e.InnerException)
-        {
-            if (e is Npgsql.PostgresException pg)
-            {
-                return pg;
-            }
-        }
-
-        return null;
     }
 
     private static void CloseIfOpen(DbContext context)

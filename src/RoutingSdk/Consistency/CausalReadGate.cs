@@ -67,9 +67,6 @@ internal sealed class CausalReadGate
             : await WaitReplayed(pool, required, operation.Timeline, options.ReadYourWritesMaxWait, async, cancellationToken).ConfigureAwait(false);
     }
 
-    public async ValueTask<ulong> PrimaryLsn(RoutingPool primary, bool async, CancellationToken cancellationToken) =>
-        (await PrimaryPosition(primary, async, cancellationToken).ConfigureAwait(false)).Lsn;
-
     /// <summary>The primary's current WAL position and timeline (the first 8 hex digits of its WAL file name).</summary>
     public async ValueTask<(ulong Lsn, int Timeline)> PrimaryPosition(RoutingPool primary, bool async, CancellationToken cancellationToken)
     {

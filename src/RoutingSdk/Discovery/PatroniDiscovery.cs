@@ -16,6 +16,8 @@ internal sealed record PatroniMember(string Name, string Role, string State, str
 internal sealed class PatroniDiscovery : IDisposable
 {
     private readonly HttpClient _http;
+    private readonly CancellationTokenSource _stop = new();
+    private Task? _loop;
 
     public PatroniDiscovery(PatroniDiscoveryOptions options)
     {
@@ -116,5 +118,67 @@ internal sealed class PatroniDiscovery : IDisposable
             : string.Join(", ", members.OrderBy(m => m.Name, StringComparer.Ordinal).Select(m =>
                 string.Create(CultureInfo.InvariantCulture, $"{m.Name} ({m.Role}, {m.State}{(m.Timeline is int t ? ", timeline " + t : "")})")));
 
-    public void Dispose() => _http.Dispose();
+    /// <summary>
+    /// Hands the first answer to <paramref name="apply"/> before returning (bounded by the request timeout of each
+    /// endpoint), so the application starts with the real topology; then polls every RefreshInterval in the background.
+    /// Neither runs in the caller's execution context (no TransactionScope or RoutingScope of a caller leaks in).
+    /// </summary>
+    public void Start(Action<IReadOnlyList<PatroniMember>> apply, Action<string> failed)
+    {
+        var stop = _stop.Token;
+        using var noFlow = ExecutionContext.SuppressFlow();
+        try
+        {
+            if (Task.Run(() => FetchAsync(stop)).GetAwaiter().GetResult() is { } members)
+            {
+                apply(members);
+            }
+            else
+            {
+                failed(LastProblem ?? "no answer");
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            failed(ex.Message);
+        }
+
+        _loop = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                try
+                {
+                    await Task.Delay(Options.RefreshInterval, stop).ConfigureAwait(false);
+                    if (await FetchAsync(stop).ConfigureAwait(false) is { } found)
+                    {
+                        apply(found);
+                    }
+                }
+                catch (OperationCanceledException) when (stop.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (Exception ex)
+                {
+                    failed(ex.Message);
+                }
+            }
+        }, CancellationToken.None);
+    }
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        try
+        {
+            _loop?.Wait(TimeSpan.FromSeconds(5));
+        }
+        catch (AggregateException)
+        {
+        }
+
+        _stop.Dispose();
+        _http.Dispose();
+    }
 }

@@ -1,12 +1,11 @@
-using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Globalization;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 using Npgsql;
 using RoutingSdk.Diagnostics;
 using RoutingSdk.Pools;
+using RoutingSdk.Retry;
 using RoutingSdk.Routing;
 
 namespace RoutingSdk.Health;
@@ -21,17 +20,15 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
     private int _started;
     private readonly QueryRouter _router;
     private readonly PoolHealthRegistry _registry;
-    private readonly IOptionsMonitor<RoutingOptions> _options;
     private readonly ILogger<PoolHealthMonitor> _logger;
     private CancellationTokenSource? _stopping;
     private Task? _loop;
     private int _disposed;
 
-    public PoolHealthMonitor(QueryRouter router, PoolHealthRegistry registry, IOptionsMonitor<RoutingOptions> options, ILogger<PoolHealthMonitor> logger)
+    public PoolHealthMonitor(QueryRouter router, PoolHealthRegistry registry, ILogger<PoolHealthMonitor> logger)
     {
         _router = router;
         _registry = registry;
-        _options = options;
         _logger = logger;
         router.Metrics.Meter.CreateObservableGauge("routing.replica.lag", ObserveLag, unit: "ms", description: "Replay lag of each replica pool against the primary.");
     }
@@ -424,8 +421,7 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
     }
 
     // Timed out waiting (for a pool slot or for the server), or Npgsql's own "pool exhausted": not proof of a dead node.
-    private static bool IsPoolWait(Exception ex) =>
-        ex is TimeoutException || (ex is NpgsqlException { InnerException: TimeoutException } npgsql && npgsql.Message.StartsWith("The connection pool has been exhausted", StringComparison.Ordinal));
+    private static bool IsPoolWait(Exception ex) => ex is TimeoutException || ReadFailure.IsPoolExhausted(ex);
 
     private static async Task<NpgsqlConnection> OpenWithin(NpgsqlDataSource dataSource, HealthMonitorOptions options, CancellationToken cancellationToken)
     {

@@ -83,6 +83,7 @@ public sealed class RoutingDataSource : DbDataSource
         long deadline = 0;
         while (true)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             var decision = async
                 ? await _router.DecideAsync(request, scope, exclude, cancellationToken).ConfigureAwait(false)
                 : _router.Decide(request, scope, exclude);
@@ -102,8 +103,7 @@ public sealed class RoutingDataSource : DbDataSource
 
                 return (connection, pool);
             }
-            catch (Exception ex) when (pool.AcceptTxSession && !cancellationToken.IsCancellationRequested
-                && Retry.ReadFailure.Classify(ex, out _) == Retry.ReadFailureKind.ReplicaGone)
+            catch (Exception ex)
             {
                 if (async)
                 {
@@ -114,25 +114,13 @@ public sealed class RoutingDataSource : DbDataSource
                     connection.Dispose();
                 }
 
-                var timeout = _router.Topology.Options.Failover.PrimaryWaitTimeout;
-                deadline = deadline == 0 ? Environment.TickCount64 + (long)timeout.TotalMilliseconds : deadline;
-                if (!await _router.WaitAfterPrimaryFailure(pool, ex.Message, deadline, async, cancellationToken).ConfigureAwait(false))
+                if (!pool.AcceptTxSession || cancellationToken.IsCancellationRequested || Retry.ReadFailure.Classify(ex, out _) != Retry.ReadFailureKind.ReplicaGone)
                 {
-                    throw new PrimaryUnavailableException(_router.ClusterState, timeout, ex);
-                }
-            }
-            catch
-            {
-                if (async)
-                {
-                    await connection.DisposeAsync().ConfigureAwait(false);
-                }
-                else
-                {
-                    connection.Dispose();
+                    throw;
                 }
 
-                throw;
+                deadline = deadline == 0 ? _router.PrimaryWaitDeadline() : deadline;
+                await _router.WaitForPrimaryAfterFailure(pool, ex, deadline, async, cancellationToken).ConfigureAwait(false);
             }
         }
     }

@@ -23,6 +23,14 @@ internal enum ReadFailureKind
 /// </summary>
 internal static class ReadFailure
 {
+    /// <summary>
+    /// Npgsql's "pool exhausted": no free connection within the pool's Timeout. A busy pool, not a dead node. (Npgsql's
+    /// own message, which is not translated; it has no error code of its own.)
+    /// </summary>
+    public static bool IsPoolExhausted(Exception exception) =>
+        exception is NpgsqlException { InnerException: TimeoutException } npgsql
+        && npgsql.Message.StartsWith("The connection pool has been exhausted", StringComparison.Ordinal);
+
     public static ReadFailureKind Classify(Exception exception, out PostgresException? postgres)
     {
         postgres = null;

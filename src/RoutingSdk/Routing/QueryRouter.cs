@@ -24,8 +24,6 @@ internal sealed class QueryRouter : IDisposable
     private RoutingOptions? _configured;
     private PoolHealthRegistry? _health;
     private Discovery.PatroniDiscovery? _discovery;
-    private CancellationTokenSource? _discoveryStop;
-    private Task? _discoveryLoop;
     private List<RoutingPoolOptions> _discoveredPools = [];
     private int _lagUnknownWarned;
     private int _monitorEnsured;
@@ -173,7 +171,7 @@ internal sealed class QueryRouter : IDisposable
         if (decision.Pool.IsPlaceholder)
         {
             // No primary right now (an election): wait for one, bounded; nothing has been sent.
-            var deadline = Environment.TickCount64 + (long)_topology.Options.Failover.PrimaryWaitTimeout.TotalMilliseconds;
+            var deadline = PrimaryWaitDeadline();
             while (decision.Pool.IsPlaceholder)
             {
                 if (!await WaitForChange(deadline, async, cancellationToken).ConfigureAwait(false))
@@ -557,11 +555,11 @@ internal sealed class QueryRouter : IDisposable
         }
     }
 
-    /// <summary>
-    /// After a primary connection failed to open (or the primary refused a write as read-only): takes the pool out,
-    /// drops its idle connections, and waits a moment or for a topology change. False once the deadline has passed.
-    /// </summary>
-    public async ValueTask<bool> WaitAfterPrimaryFailure(RoutingPool failed, string problem, long deadline, bool async, CancellationToken cancellationToken)
+    /// <summary>When a write that starts now stops waiting for a primary (Environment.TickCount64).</summary>
+    public long PrimaryWaitDeadline() => Environment.TickCount64 + (long)_topology.Options.Failover.PrimaryWaitTimeout.TotalMilliseconds;
+
+    /// <summary>The primary's connection failed: takes the pool out and drops its idle connections (they point at a dead or demoted node).</summary>
+    public void PrimaryFailed(RoutingPool failed, string problem)
     {
         if (failed.Health.Evict(problem))
         {
@@ -570,7 +568,20 @@ internal sealed class QueryRouter : IDisposable
         }
 
         _dataSources.Clear(failed.Name, failed.ConnectionString);
-        return await WaitForChange(deadline, async, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// After a primary connection failed with nothing sent (it did not open, or the node refused a write as read-only):
+    /// <see cref="PrimaryFailed"/>, then waits a moment or for a topology change before the caller tries again.
+    /// Past <paramref name="deadline"/> it throws <see cref="PrimaryUnavailableException"/>.
+    /// </summary>
+    public async ValueTask WaitForPrimaryAfterFailure(RoutingPool failed, Exception failure, long deadline, bool async, CancellationToken cancellationToken)
+    {
+        PrimaryFailed(failed, failure.Message);
+        if (!await WaitForChange(deadline, async, cancellationToken).ConfigureAwait(false))
+        {
+            throw new PrimaryUnavailableException(ClusterState, _topology.Options.Failover.PrimaryWaitTimeout, failure);
+        }
     }
 
     /// <summary>Waits for a topology change or a short poll interval, whichever comes first; false when the deadline passed.</summary>
@@ -606,56 +617,7 @@ internal sealed class QueryRouter : IDisposable
     private void StartDiscovery(PatroniDiscoveryOptions options)
     {
         _discovery = new Discovery.PatroniDiscovery(options);
-        _discoveryStop = new CancellationTokenSource();
-
-        // The first answer before the first decision (bounded by the request timeout of each endpoint), so that the
-        // application starts with the real topology; then the loop follows every change.
-        try
-        {
-            Task<IReadOnlyList<Discovery.PatroniMember>?> first;
-            using (ExecutionContext.SuppressFlow())
-            {
-                first = Task.Run(() => _discovery.FetchAsync(_discoveryStop.Token));
-            }
-
-            if (first.GetAwaiter().GetResult() is { } members)
-            {
-                ApplyDiscovered(members);
-            }
-            else
-            {
-                RoutingLog.DiscoveryFailed(_logger, _discovery.LastProblem ?? "no answer");
-            }
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            RoutingLog.DiscoveryFailed(_logger, ex.Message);
-        }
-
-        var stop = _discoveryStop.Token;
-        using var noFlow = ExecutionContext.SuppressFlow(); // the loop belongs to no caller's scope or transaction
-        _discoveryLoop = Task.Run(async () =>
-        {
-            while (!stop.IsCancellationRequested)
-            {
-                try
-                {
-                    await Task.Delay(options.RefreshInterval, stop).ConfigureAwait(false);
-                    if (await _discovery.FetchAsync(stop).ConfigureAwait(false) is { } found)
-                    {
-                        ApplyDiscovered(found);
-                    }
-                }
-                catch (OperationCanceledException) when (stop.IsCancellationRequested)
-                {
-                    return;
-                }
-                catch (Exception ex)
-                {
-                    RoutingLog.DiscoveryFailed(_logger, ex.Message);
-                }
-            }
-        }, CancellationToken.None);
+        _discovery.Start(ApplyDiscovered, problem => RoutingLog.DiscoveryFailed(_logger, problem));
     }
 
     /// <summary>
@@ -759,21 +721,7 @@ internal sealed class QueryRouter : IDisposable
     public void Dispose()
     {
         _reloadSubscription?.Dispose();
-        if (_discoveryStop is { } stop)
-        {
-            stop.Cancel();
-            try
-            {
-                _discoveryLoop?.Wait(TimeSpan.FromSeconds(5));
-            }
-            catch (AggregateException)
-            {
-            }
-
-            stop.Dispose();
-            _discovery?.Dispose();
-        }
-
+        _discovery?.Dispose();
         Metrics.Dispose();
     }
 
