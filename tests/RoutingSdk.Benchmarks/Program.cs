@@ -3,28 +3,25 @@ using RoutingSdk.Benchmarks.EndToEnd;
 
 // Micro-benchmarks:  dotnet run -c Release --project tests/RoutingSdk.Benchmarks -- --filter '*'
 // End to end:        scripts/bench.sh   (runs: ... -- e2e --duration 5 --repetitions 3 --concurrency 1,8)
+if (args.Length > 0 && args[0] == "alloc")
+{
+    Console.WriteLine(await AllocationBreakdown.RunAsync(
+        Environment.GetEnvironmentVariable("PRIMARY") ?? throw new InvalidOperationException("Export PRIMARY and SYNC1 (scripts/bench.sh alloc does it)."),
+        Environment.GetEnvironmentVariable("SYNC1") ?? throw new InvalidOperationException("Export PRIMARY and SYNC1 (scripts/bench.sh alloc does it).")));
+    return 0;
+}
+
 if (args.Length > 0 && args[0] == "e2e")
 {
-    var duration = TimeSpan.FromSeconds(5);
-    var repetitions = 3;
-    int[] concurrency = [1, 8];
-    for (var i = 1; i < args.Length; i++)
+    HarnessOptions options;
+    try
     {
-        switch (args[i])
-        {
-            case "--duration":
-                duration = TimeSpan.FromSeconds(int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture));
-                break;
-            case "--repetitions":
-                repetitions = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture);
-                break;
-            case "--concurrency":
-                concurrency = args[++i].Split(',').Select(s => int.Parse(s, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
-                break;
-            default:
-                Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: e2e [--duration <s>] [--repetitions <n>] [--concurrency 1,8]");
-                return 2;
-        }
+        options = HarnessOptions.Parse(args[1..]);
+    }
+    catch (Exception e) when (e is ArgumentException or FormatException)
+    {
+        Console.Error.WriteLine(e.Message);
+        return 2;
     }
 
     var nodes = new Dictionary<string, string>();
@@ -34,7 +31,7 @@ if (args.Length > 0 && args[0] == "e2e")
             ?? throw new InvalidOperationException($"Export {env} (scripts/bench.sh does it from scripts/cluster.sh env).");
     }
 
-    Console.WriteLine(await new EndToEndHarness(nodes, duration, concurrency, repetitions).RunAsync());
+    Console.WriteLine(await new EndToEndHarness(nodes, options).RunAsync());
     return 0;
 }
 

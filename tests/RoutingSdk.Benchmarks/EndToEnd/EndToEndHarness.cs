@@ -39,9 +39,12 @@ public sealed record Variant(string Key, string Description, Func<IServiceProvid
 /// RoutingSdk (direct pools and through HAProxy), Npgsql's multi-host prefer-standby data source, and two hand-rolled contexts.
 /// Where reads ran comes from pg_stat_statements on every node.
 /// </summary>
-public sealed class EndToEndHarness(IReadOnlyDictionary<string, string> nodes, TimeSpan duration, int[] concurrencies, int repetitions)
+public sealed class EndToEndHarness(IReadOnlyDictionary<string, string> nodes, HarnessOptions options)
 {
     private const int Orders = 20_000;
+    private readonly TimeSpan duration = options.Duration;
+    private readonly int repetitions = options.Repetitions;
+    private readonly PrimaryCpu? primaryCpu = PrimaryCpu.FromEnvironment();
 
     public async Task<string> RunAsync()
     {
@@ -50,38 +53,30 @@ public sealed class EndToEndHarness(IReadOnlyDictionary<string, string> nodes, T
         var variants = CreateVariants();
         try
         {
-            foreach (var concurrency in concurrencies)
+            foreach (var concurrency in options.Concurrency)
             {
-                foreach (var variant in variants)
+                foreach (var variant in variants.Where(v => options.Variants is null || options.Variants.Contains(v.Key)))
                 {
                     await RunOnceAsync(variant, concurrency, TimeSpan.FromSeconds(1)); // warm pools and compiled queries
                     for (var rep = 0; rep < repetitions; rep++)
                     {
                         var result = await RunOnceAsync(variant, concurrency, duration);
                         results.Add(result);
-                        Console.Error.WriteLine($"  {variant.Key} c={concurrency} rep {rep + 1}: p50 {result.P50Ms:F3} ms, {result.Throughput:F0} ops/s");
+                        Console.Error.WriteLine($"  {variant.Key} c={concurrency} rep {rep + 1}: p50 {result.P50Ms:F3} ms, p99 {result.P99Ms:F3} ms, {result.Throughput:F0} ops/s, " +
+                            $"primary CPU {result.PrimaryCpuMsPer1000Ops:F0} ms/1000 ops");
                     }
                 }
             }
 
-            // Overhead on the same node: routed to sync1 alone vs plain EF Core on sync1, point reads, one worker,
-            // interleaved runs. Read retry makes EF Core buffer each result, so it is measured on and off.
-            var overhead = new List<(double Plain, double Routed, double RoutedNoRetry)>();
-            await using var plainSync1 = Plain(nodes["sync1"]);
-            await using var routedSync1 = Routed(("sync1", nodes["sync1"]));
-            await using var routedNoRetry = Routed(o => o.ReadRetry.Enabled = false, ("sync1", nodes["sync1"]));
-            var slice = TimeSpan.FromSeconds(3);
-            foreach (var warm in new[] { plainSync1, routedSync1, routedNoRetry })
+            if (options.RowsOnly)
             {
-                await PointReadP50Async(warm, TimeSpan.FromSeconds(1));
+                return CurveRows(results);
             }
 
-            for (var rep = 0; rep < Math.Max(5, repetitions); rep++)
+            var overhead = new List<(double Plain, double Routed, double RoutedNoRetry)>();
+            if (options.SameNode)
             {
-                var plain = await PointReadP50Async(plainSync1, slice);
-                var routed = await PointReadP50Async(routedSync1, slice);
-                var noRetry = await PointReadP50Async(routedNoRetry, slice);
-                overhead.Add((plain, routed, noRetry));
+                await MeasureSameNodeAsync(overhead);
             }
 
             return Report(results, overhead);
@@ -92,6 +87,28 @@ public sealed class EndToEndHarness(IReadOnlyDictionary<string, string> nodes, T
             {
                 await v.Services.DisposeAsync();
             }
+        }
+    }
+
+    private async Task MeasureSameNodeAsync(List<(double Plain, double Routed, double RoutedNoRetry)> overhead)
+    {
+        // Overhead on the same node: routed to sync1 alone vs plain EF Core on sync1, point reads, one worker,
+        // interleaved runs. Read retry makes EF Core buffer each result, so it is measured on and off.
+        await using var plainSync1 = Plain(nodes["sync1"]);
+        await using var routedSync1 = Routed(("sync1", nodes["sync1"]));
+        await using var routedNoRetry = Routed(o => o.ReadRetry.Enabled = false, ("sync1", nodes["sync1"]));
+        var slice = TimeSpan.FromSeconds(3);
+        foreach (var warm in new[] { plainSync1, routedSync1, routedNoRetry })
+        {
+            await PointReadP50Async(warm, TimeSpan.FromSeconds(1));
+        }
+
+        for (var rep = 0; rep < Math.Max(5, repetitions); rep++)
+        {
+            var plain = await PointReadP50Async(plainSync1, slice);
+            var routed = await PointReadP50Async(routedSync1, slice);
+            var noRetry = await PointReadP50Async(routedNoRetry, slice);
+            overhead.Add((plain, routed, noRetry));
         }
     }
 
@@ -169,7 +186,7 @@ public sealed class EndToEndHarness(IReadOnlyDictionary<string, string> nodes, T
     }
 
     private sealed record RunResult(string Variant, string Description, int Concurrency, double P50Ms, double P99Ms, double Throughput, double AllocatedBytesPerOp,
-        Dictionary<string, long> ReadsByNode, long Errors);
+        Dictionary<string, long> ReadsByNode, long Errors, double PrimaryCpuMsPer1000Ops);
 
     private async Task<RunResult> RunOnceAsync(Variant variant, int concurrency, TimeSpan runFor)
     {
@@ -178,6 +195,7 @@ public sealed class EndToEndHarness(IReadOnlyDictionary<string, string> nodes, T
         var latencies = new List<double>[concurrency];
         long ops = 0, errors = 0;
         var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+        var cpuBefore = primaryCpu?.TotalMilliseconds();
         var clock = Stopwatch.StartNew();
         using var stop = new CancellationTokenSource(runFor);
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(w => Task.Run(async () =>
@@ -190,13 +208,13 @@ public sealed class EndToEndHarness(IReadOnlyDictionary<string, string> nodes, T
                 try
                 {
                     await using var scope = variant.Services.CreateAsyncScope();
-                    if (dice < 10)
+                    if (dice < options.WriteShare)
                     {
                         var db = variant.Writes(scope.ServiceProvider);
                         var id = 1 + random.Next(Orders);
                         await db.Orders.Where(o => o.Id == id).ExecuteUpdateAsync(s => s.SetProperty(o => o.Counter, o => o.Counter + 1));
                     }
-                    else if (dice < 30)
+                    else if (dice < options.WriteShare + 20)
                     {
                         var db = variant.Reads(scope.ServiceProvider);
                         var customer = 1 + random.Next(500);
@@ -221,11 +239,13 @@ public sealed class EndToEndHarness(IReadOnlyDictionary<string, string> nodes, T
             }
         })));
         clock.Stop();
+        var cpuMs = cpuBefore is { } startCpu ? primaryCpu!.TotalMilliseconds() - startCpu : double.NaN;
         var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
         var after = await ReadsByNodeAsync();
         var all = latencies.SelectMany(l => l).Order().ToArray();
         return new RunResult(variant.Key, variant.Description, concurrency, Percentile(all, 0.50), Percentile(all, 0.99), ops / clock.Elapsed.TotalSeconds,
-            ops == 0 ? 0 : (double)allocated / ops, after.ToDictionary(kv => kv.Key, kv => kv.Value - before.GetValueOrDefault(kv.Key)), errors);
+            ops == 0 ? 0 : (double)allocated / ops, after.ToDictionary(kv => kv.Key, kv => kv.Value - before.GetValueOrDefault(kv.Key)), errors,
+            ops == 0 ? double.NaN : cpuMs * 1000 / ops);
     }
 
     private static async Task<double> PointReadP50Async(ServiceProvider services, TimeSpan runFor)
@@ -277,26 +297,65 @@ public sealed class EndToEndHarness(IReadOnlyDictionary<string, string> nodes, T
         return sorted.Length == 0 ? double.NaN : sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
+    private static IEnumerable<(RunResult First, List<RunResult> Runs, List<RunResult> Baseline)> Groups(List<RunResult> results) =>
+        results.GroupBy(r => (r.Concurrency, r.Variant)).Select(g =>
+            (g.First(), g.ToList(), results.Where(r => r.Concurrency == g.Key.Concurrency && r.Variant == "a").ToList()));
+
+    private static string Ratio(double value, List<RunResult> baseline, Func<RunResult, double> of) =>
+        baseline.Count == 0 || double.IsNaN(value) ? "–" : string.Create(CultureInfo.InvariantCulture, $"{value / Median(baseline.Select(of)):F2}×");
+
+    private static string OffPrimary(List<RunResult> runs)
+    {
+        var total = runs.Sum(r => r.ReadsByNode.Values.Sum());
+        return total == 0 ? "–" : string.Create(CultureInfo.InvariantCulture, $"{100.0 * (total - runs.Sum(r => r.ReadsByNode.GetValueOrDefault("primary"))) / total:F1}%");
+    }
+
+    /// <summary>Rows of the master-bound curve (scripts/bench.sh curve writes the header).</summary>
+    private string CurveRows(List<RunResult> results)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        foreach (var (first, runs, baseline) in Groups(results))
+        {
+            var tput = Median(runs.Select(r => r.Throughput));
+            var p99 = Median(runs.Select(r => r.P99Ms));
+            var cpu = Median(runs.Select(r => r.PrimaryCpuMsPer1000Ops));
+            sb.AppendLine(inv,
+                $"| {options.Label} | {options.WriteShare}% | ({first.Variant}) {first.Description} | {tput:F0} | {Ratio(tput, baseline, r => r.Throughput)} " +
+                $"| {p99:F2} | {Ratio(p99, baseline, r => r.P99Ms)} | {cpu:F0} | {Ratio(cpu, baseline, r => r.PrimaryCpuMsPer1000Ops)} | {OffPrimary(runs)} |");
+        }
+
+        return sb.ToString().TrimEnd();
+    }
+
     private string Report(List<RunResult> results, List<(double Plain, double Routed, double RoutedNoRetry)> overhead)
     {
         var inv = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
-        sb.AppendLine(inv, $"End-to-end: {duration.TotalSeconds:F0} s per run, {repetitions} repetitions (medians; spread = min–max), workload 70% point reads, 20% small report, 10% writes.");
+        sb.AppendLine(inv, $"End-to-end ({options.Label}): {duration.TotalSeconds:F0} s per run, {repetitions} repetitions (medians; spread = min–max), " +
+            $"workload {80 - options.WriteShare}% point reads, 20% small report, {options.WriteShare}% writes.");
+        sb.AppendLine(inv, $"Primary CPU: {(primaryCpu is null ? "not measured (export ROUTING_PRIMARY_PID, as scripts/bench.sh does)" : "/proc of the postmaster and its backends, ms per 1,000 operations")}.");
         sb.AppendLine();
-        sb.AppendLine("| variant | workers | point-read p50 ms (spread) | ratio to (a) | p99 ms | ops/s (spread) | ratio to (a) | KB allocated/op | reads on primary / sync1 / sync2 / async1 | errors |");
-        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
-        foreach (var group in results.GroupBy(r => (r.Concurrency, r.Variant)))
+        sb.AppendLine("| variant | workers | point-read p50 ms (spread) | ratio to (a) | p99 ms | ratio to (a) | ops/s (spread) | ratio to (a) | primary CPU ms / 1,000 ops | ratio to (a) | KB allocated/op | reads on primary / sync1 / sync2 / async1 | errors |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        foreach (var (first, runs, baseline) in Groups(results))
         {
-            var runs = group.ToList();
-            var baseline = results.Where(r => r.Concurrency == group.Key.Concurrency && r.Variant == "a").ToList();
             var p50 = Median(runs.Select(r => r.P50Ms));
+            var p99 = Median(runs.Select(r => r.P99Ms));
             var tput = Median(runs.Select(r => r.Throughput));
+            var cpu = Median(runs.Select(r => r.PrimaryCpuMsPer1000Ops));
             var reads = new[] { "primary", "sync1", "sync2", "async1" }.Select(n => runs.Sum(r => r.ReadsByNode.GetValueOrDefault(n))).ToArray();
             var totalReads = Math.Max(1, reads.Sum());
             sb.AppendLine(inv,
-                $"| ({group.Key.Variant}) {runs[0].Description} | {group.Key.Concurrency} | {p50:F3} ({runs.Min(r => r.P50Ms):F3}–{runs.Max(r => r.P50Ms):F3}) | {p50 / Median(baseline.Select(r => r.P50Ms)):F2}× " +
-                $"| {Median(runs.Select(r => r.P99Ms)):F3} | {tput:F0} ({runs.Min(r => r.Throughput):F0}–{runs.Max(r => r.Throughput):F0}) | {tput / Median(baseline.Select(r => r.Throughput)):F2}× " +
+                $"| ({first.Variant}) {first.Description} | {first.Concurrency} | {p50:F3} ({runs.Min(r => r.P50Ms):F3}–{runs.Max(r => r.P50Ms):F3}) | {Ratio(p50, baseline, r => r.P50Ms)} " +
+                $"| {p99:F3} | {Ratio(p99, baseline, r => r.P99Ms)} | {tput:F0} ({runs.Min(r => r.Throughput):F0}–{runs.Max(r => r.Throughput):F0}) | {Ratio(tput, baseline, r => r.Throughput)} " +
+                $"| {cpu:F0} | {Ratio(cpu, baseline, r => r.PrimaryCpuMsPer1000Ops)} " +
                 $"| {Median(runs.Select(r => r.AllocatedBytesPerOp)) / 1024:F1} | {string.Join(" / ", reads.Select(r => $"{100.0 * r / totalReads:F1}%"))} | {runs.Sum(r => r.Errors)} |");
+        }
+
+        if (overhead.Count == 0)
+        {
+            return sb.ToString();
         }
 
         sb.AppendLine();
