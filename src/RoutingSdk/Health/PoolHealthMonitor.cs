@@ -204,12 +204,13 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
         var states = new Dictionary<string, string>(StringComparer.Ordinal);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            if (reader.IsDBNull(0) || reader.IsDBNull(1))
+            if (reader.IsDBNull(0))
             {
                 continue;
             }
 
-            MergeSyncState(states, reader.GetString(0), reader.GetString(1));
+            // Without pg_monitor the standby is listed but its state is NULL: say why, rather than "not connected".
+            MergeSyncState(states, reader.GetString(0), reader.IsDBNull(1) ? SynchronousStandbyNames.HiddenState : reader.GetString(1));
         }
 
         return states;

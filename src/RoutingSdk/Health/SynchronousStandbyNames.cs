@@ -50,6 +50,9 @@ internal sealed record SynchronousStandbyNames(bool IsQuorum, int Count, IReadOn
         return new SynchronousStandbyNames(isQuorum, count, names);
     }
 
+    /// <summary>What <c>pg_stat_replication</c> shows a login without pg_monitor: the standby's name but a NULL sync_state.</summary>
+    public const string HiddenState = "(hidden: no privilege)";
+
     /// <summary>
     /// Whether every commit waits until <paramref name="node"/> applied it. <paramref name="states"/> is the primary's
     /// <c>pg_stat_replication</c>: application_name → sync_state. Priority mode (FIRST): the node is one of the
@@ -61,6 +64,13 @@ internal sealed record SynchronousStandbyNames(bool IsQuorum, int Count, IReadOn
         if (!states.TryGetValue(node, out var state))
         {
             why = "not connected to the primary";
+            return false;
+        }
+
+        if (state == HiddenState)
+        {
+            why = "the primary hides its sync_state from RoutingSdk's login (pg_stat_replication shows it only to superusers and members of pg_monitor / pg_read_all_stats); "
+                + "grant it: GRANT pg_monitor TO <the pool's user>";
             return false;
         }
 

@@ -46,6 +46,17 @@ public sealed class SynchronousStandbyNamesTests
     }
 
     [Fact]
+    public void A_state_hidden_from_an_unprivileged_login_is_not_coverage_and_the_reason_names_the_grant()
+    {
+        var states = new Dictionary<string, string>(StringComparer.Ordinal);
+        PoolHealthMonitor.MergeSyncState(states, "sync1", SynchronousStandbyNames.HiddenState);
+        PoolHealthMonitor.MergeSyncState(states, "sync2", SynchronousStandbyNames.HiddenState);
+        Assert.False(SynchronousStandbyNames.Parse("ANY 2 (sync1, sync2)")!.Covers("sync1", states, out var why));
+        Assert.Contains("GRANT pg_monitor", why);
+        Assert.DoesNotContain("not connected", why);
+    }
+
+    [Fact]
     public void Wildcard_counts_every_connected_candidate_even_an_async_one()
     {
         var states = States("sync1=quorum", "sync2=quorum", "async1=quorum");
