@@ -38,6 +38,11 @@ if ! scripts/cluster.sh start; then
   fail_step "scripts/cluster.sh start"
 fi
 
+echo "== headless Chromium for the operations-page tests"
+if ! scripts/chromium.sh; then
+  fail_step "scripts/chromium.sh (Chromium is needed by the operations-page browser tests)"
+fi
+
 echo "== restore and build ($configuration)"
 if ! dotnet build RoutingSdk.sln -c "$configuration" -nologo -v q -clp:NoSummary; then
   fail_step "dotnet build"

@@ -1,6 +1,8 @@
 using ErpReports.Model;
 using ErpReports.Operations;
 using ErpReports.Workload;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -9,7 +11,7 @@ using Microsoft.Extensions.Logging;
 using RoutingSdk;
 
 // ErpReports: an ERP slice whose business operations are routed by RoutingSdk.
-//   dotnet run --project samples/ErpReports -- [--duration 20] [--concurrency 8] [--json result.json] [--config global3config.xml] [--orders 12000]
+//   dotnet run --project samples/ErpReports -- [--duration 20] [--concurrency 8] [--json result.json] [--config global3config.xml] [--orders 12000] [--web 5080]
 var arguments = SampleArguments.Parse(args);
 if (arguments.Error is not null)
 {
@@ -18,10 +20,16 @@ if (arguments.Error is not null)
     return 2;
 }
 
-var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], ContentRootPath = AppContext.BaseDirectory });
+// With --web the same services run in an ASP.NET Core host that also serves RoutingSdk's operations page.
+WebApplicationBuilder? web = arguments.WebPort is { } port
+    ? WebApplication.CreateBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory })
+    : null;
+web?.WebHost.UseUrls($"http://127.0.0.1:{arguments.WebPort}");
+IHostApplicationBuilder builder = web ?? (IHostApplicationBuilder)Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], ContentRootPath = AppContext.BaseDirectory });
 builder.Logging.SetMinimumLevel(LogLevel.Warning);
 builder.Logging.AddFilter("Microsoft.EntityFrameworkCore", LogLevel.Critical); // the cancelled nightly statement is EF Core's error; the table reports the retry
 builder.Logging.AddFilter("RoutingSdk", LogLevel.Error); // the run's table reports retries and fallbacks
+builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
 
 var routing = arguments.ConfigPath is null
     ? builder.Services.AddQueryRouting(builder.Configuration.GetSection("Routing"))
@@ -35,7 +43,13 @@ builder.Services.AddDbContextPool<ErpDb>((sp, o) => o
     .UseNpgsql(sp.GetRequiredService<RoutingPools>().PrimaryConnectionString)
     .UseQueryRouting(sp));
 
-using var host = builder.Build();
+using IHost host = web is null ? ((HostApplicationBuilder)builder).Build() : web.Build();
+if (host is WebApplication app)
+{
+    // A local demo: read-only and anonymous by explicit opt-in. A real host sets ViewPolicy and SwitchPolicy (docs/operations.md).
+    app.MapQueryRoutingDashboard("/routing", o => o.AllowAnonymousReadOnly = true);
+}
+
 try
 {
     await host.StartAsync(); // validates the routing options and starts the health monitor
@@ -69,6 +83,11 @@ while (pools.GetStatus().Any(p => p.Role == PoolRole.AsyncReplica && p.IsAvailab
     await Task.Delay(200);
 }
 
+if (arguments.WebPort is not null)
+{
+    Console.WriteLine($"Operations page: http://127.0.0.1:{arguments.WebPort}/routing (up while the workload runs)");
+}
+
 Console.WriteLine($"{orders:N0} sales orders, {customers:N0} customers. Running the workload for {arguments.Duration.TotalSeconds:F0} s with {arguments.Concurrency} workers:");
 var nodes = builder.Configuration.GetSection("Nodes").GetChildren().ToDictionary(c => c.Key, c => c.Value!);
 var runner = new WorkloadRunner(host.Services, recorder, new ServerStatistics(nodes), pools.PrimaryConnectionString);
@@ -85,9 +104,9 @@ if (arguments.JsonPath is not null)
 await host.StopAsync();
 return result.Errors.Count == 0 ? 0 : 1;
 
-internal sealed record SampleArguments(TimeSpan Duration, int Concurrency, string? JsonPath, string? ConfigPath, int Orders, string? Error)
+internal sealed record SampleArguments(TimeSpan Duration, int Concurrency, string? JsonPath, string? ConfigPath, int Orders, string? Error, int? WebPort = null)
 {
-    public const string Usage = "usage: ErpReports [--duration <seconds>] [--concurrency <workers>] [--json <file>] [--config <global3config.xml>] [--orders <count>]";
+    public const string Usage = "usage: ErpReports [--duration <seconds>] [--concurrency <workers>] [--json <file>] [--config <global3config.xml>] [--orders <count>] [--web <port>]";
 
     public static SampleArguments Parse(string[] args)
     {
@@ -109,11 +128,14 @@ internal sealed record SampleArguments(TimeSpan Duration, int Concurrency, strin
                 case "--json" when Next() is { } json:
                     result = result with { JsonPath = json };
                     break;
+                case "--web" when int.TryParse(Next(), out var webPort) && webPort is > 0 and < 65536:
+                    result = result with { WebPort = webPort };
+                    break;
                 case "--config" when Next() is { } config:
                     result = result with { ConfigPath = Path.GetFullPath(config) };
                     break;
                 default:
-                    return result with { Error = $"Unknown or invalid argument '{args[i]}' (durations and counts must be positive whole numbers; concurrency at most 256)." };
+                    return result with { Error = $"Unknown or invalid argument '{args[i]}' (durations and counts must be positive whole numbers; concurrency at most 256; --web takes a port, e.g. --web 5080)." };
             }
         }
 

@@ -47,6 +47,13 @@ public sealed class RoutingOptions
         Pools = pools, DefaultRoute = DefaultRoute, Overrides = Overrides, ReadRetry = ReadRetry, Health = Health,
         Consistency = Consistency, Discovery = Discovery, Failover = Failover,
     };
+
+    /// <summary>A copy with other overrides (the runtime switches merged in); every other setting shared.</summary>
+    internal RoutingOptions WithOverrides(RoutingOverrideOptions overrides) => new()
+    {
+        Pools = Pools, DefaultRoute = DefaultRoute, Overrides = overrides, ReadRetry = ReadRetry, Health = Health,
+        Consistency = Consistency, Discovery = Discovery, Failover = Failover,
+    };
 }
 
 /// <summary>Runtime overrides: e.g. all reports to the master, one print form to the master, interfaces off replicas.</summary>

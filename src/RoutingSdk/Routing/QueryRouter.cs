@@ -56,6 +56,7 @@ internal sealed class QueryRouter : IDisposable
         }
 
         _configured = options.CurrentValue;
+        _raw = _configured;
         _health = health;
         _services = services;
         if (_configured.Discovery.Patroni.Enabled)
@@ -110,6 +111,8 @@ internal sealed class QueryRouter : IDisposable
     {
         try
         {
+            _raw = options;
+            options = WithRuntimeSwitches(options);
             var discovered = options.Discovery?.Patroni is { Enabled: true };
             RoutingTopology topology;
             lock (_applyLock)
@@ -138,6 +141,70 @@ internal sealed class QueryRouter : IDisposable
             RoutingLog.ReloadRejected(_logger, ex.Message);
             return false;
         }
+    }
+
+    private RoutingOptions? _raw;
+    private readonly object _switchLock = new();
+    private System.Collections.Immutable.ImmutableSortedSet<RoutingCategory> _primaryCategories = [];
+    private System.Collections.Immutable.ImmutableSortedSet<string> _primaryScenarios = System.Collections.Immutable.ImmutableSortedSet.Create<string>(StringComparer.Ordinal);
+
+    /// <summary>The options as configured (without the runtime switches), or <see langword="null"/> before the first valid load.</summary>
+    public RoutingOptions? ConfiguredOptions => _raw;
+
+    /// <summary>Categories a runtime switch sends to the primary.</summary>
+    public IReadOnlyCollection<RoutingCategory> PrimaryCategories => _primaryCategories;
+
+    /// <summary>Scenarios a runtime switch sends to the primary.</summary>
+    public IReadOnlyCollection<string> PrimaryScenarios => _primaryScenarios;
+
+    /// <summary>
+    /// A runtime switch (the operations page): sends a category's or a scenario's operations to the primary, or takes
+    /// that switch back. Applied at once through the same overrides as configuration (it survives configuration
+    /// reloads); like any override it only tightens, so taking it back never loosens what configuration says.
+    /// </summary>
+    public bool SetRuntimeSwitch(RoutingCategory? category, string? scenario, bool toPrimary)
+    {
+        lock (_switchLock)
+        {
+            if (category is { } c)
+            {
+                _primaryCategories = toPrimary ? _primaryCategories.Add(c) : _primaryCategories.Remove(c);
+            }
+
+            if (scenario is not null)
+            {
+                _primaryScenarios = toPrimary ? _primaryScenarios.Add(scenario) : _primaryScenarios.Remove(scenario);
+            }
+
+            return _raw is not null && _health is not null && Reload(_raw, _health);
+        }
+    }
+
+    private RoutingOptions WithRuntimeSwitches(RoutingOptions options)
+    {
+        var categories = _primaryCategories;
+        var scenarios = _primaryScenarios;
+        if (categories.Count == 0 && scenarios.Count == 0)
+        {
+            return options;
+        }
+
+        var overrides = new RoutingOverrideOptions
+        {
+            Categories = new Dictionary<RoutingCategory, RouteOverride>(options.Overrides.Categories),
+            Scenarios = new Dictionary<string, RouteOverride>(options.Overrides.Scenarios, StringComparer.Ordinal),
+        };
+        foreach (var c in categories)
+        {
+            overrides.Categories[c] = new RouteOverride { Route = RouteKind.MasterOnly };
+        }
+
+        foreach (var s in scenarios)
+        {
+            overrides.Scenarios[s] = new RouteOverride { Route = RouteKind.MasterOnly };
+        }
+
+        return options.WithOverrides(overrides);
     }
 
     /// <summary>Read-your-writes for asynchronous replicas (uses each pool's own data source).</summary>

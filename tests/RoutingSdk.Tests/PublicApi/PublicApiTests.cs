@@ -11,7 +11,7 @@ namespace RoutingSdk.Tests.PublicApi;
 /// </summary>
 public sealed class PublicApiTests
 {
-    public static TheoryData<string> Assemblies => new() { "RoutingSdk", "RoutingSdk.EntityFrameworkCore", "RoutingSdk.DependencyInjection", "RoutingSdk.Testing" };
+    public static TheoryData<string> Assemblies => new() { "RoutingSdk", "RoutingSdk.EntityFrameworkCore", "RoutingSdk.DependencyInjection", "RoutingSdk.Testing", "RoutingSdk.AspNetCore", "RoutingSdk.OpenTelemetry" };
 
     [Theory]
     [MemberData(nameof(Assemblies))]

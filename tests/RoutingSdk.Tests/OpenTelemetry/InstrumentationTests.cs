@@ -1,0 +1,79 @@
+using System.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+using RoutingSdk.Routing;
+
+namespace RoutingSdk.Tests.OpenTelemetry;
+
+/// <summary>One line brings RoutingSdk's meter and decision events to an OpenTelemetry exporter.</summary>
+public sealed class InstrumentationTests
+{
+    private static ServiceProvider Router()
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddQueryRouting(o =>
+        {
+            o.Pools.Add(new RoutingPoolOptions { Name = "primary", Role = PoolRole.Primary, ConnectionString = "Host=127.0.0.1;Port=1" });
+            o.Pools.Add(new RoutingPoolOptions { Name = "sync1", Role = PoolRole.SyncReplica, ConnectionString = "Host=127.0.0.1;Port=2" });
+        });
+        return services.BuildServiceProvider();
+    }
+
+    [Fact]
+    public void Meter_provider_exports_routing_decisions_with_their_tags()
+    {
+        var exported = new List<Metric>();
+        using var meters = Sdk.CreateMeterProviderBuilder().AddRoutingSdkInstrumentation().AddInMemoryExporter(exported).Build();
+        using var provider = Router();
+        var router = provider.GetRequiredService<QueryRouter>();
+        using (RoutingScope.Begin(RouteKind.ReadReplica, "Sales.Report", RoutingCategory.Report))
+        {
+            router.Decide(new RouteRequest(IsWrite: false, InTransaction: false));
+            router.Decide(new RouteRequest(IsWrite: false, InTransaction: false));
+        }
+
+        meters.ForceFlush();
+        var decisions = exported.Single(m => m.Name == "routing.decisions");
+        long total = 0;
+        foreach (ref readonly var point in decisions.GetMetricPoints())
+        {
+            var tags = new Dictionary<string, object?>();
+            foreach (var tag in point.Tags)
+            {
+                tags[tag.Key] = tag.Value;
+            }
+
+            Assert.Equal("sync1", tags["pool"]);
+            Assert.Equal("Report", tags["category"]);
+            total += point.GetSumLong();
+        }
+
+        Assert.Equal(2, total);
+    }
+
+    [Fact]
+    public void Tracer_provider_records_npgsql_spans_and_the_decision_event_on_the_current_span()
+    {
+        var spans = new List<Activity>();
+        using var source = new ActivitySource("ErpApp");
+        using var tracer = Sdk.CreateTracerProviderBuilder().AddSource("ErpApp").AddRoutingSdkInstrumentation().AddInMemoryExporter(spans).Build();
+        using var listenerCheck = new ActivitySource(RoutingSdkInstrumentationExtensions.NpgsqlActivitySource);
+        Assert.True(listenerCheck.HasListeners()); // Npgsql's command spans are recorded
+
+        using var provider = Router();
+        var router = provider.GetRequiredService<QueryRouter>();
+        using (var span = source.StartActivity("BuildSalesReport"))
+        using (RoutingScope.Begin(RouteKind.ReadReplica, "Sales.Report", RoutingCategory.Report))
+        {
+            router.Decide(new RouteRequest(IsWrite: false, InTransaction: false));
+        }
+
+        tracer.ForceFlush();
+        var decision = Assert.Single(Assert.Single(spans).Events, e => e.Name == "routing.decision");
+        Assert.Equal("sync1", decision.Tags.Single(t => t.Key == "routing.pool").Value);
+        Assert.Equal("Sales.Report", decision.Tags.Single(t => t.Key == "routing.scenario").Value);
+    }
+}
