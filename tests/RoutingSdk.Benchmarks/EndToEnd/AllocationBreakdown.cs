@@ -74,16 +74,5 @@ public static class AllocationBreakdown
         return services.BuildServiceProvider();
     }
 
-    private static ServiceProvider Routed(string primary, string sync1, bool retry)
-    {
-        var services = new ServiceCollection();
-        services.AddQueryRouting(o =>
-        {
-            o.ReadRetry.Enabled = retry;
-            o.Pools.Add(new RoutingPoolOptions { Name = "WritePool", Role = PoolRole.Primary, ConnectionString = primary });
-            o.Pools.Add(new RoutingPoolOptions { Name = "sync1", Role = PoolRole.SyncReplica, ConnectionString = sync1 });
-        });
-        services.AddDbContextPool<ShopDb>((sp, o) => o.UseNpgsql(primary).UseQueryRouting(sp));
-        return services.BuildServiceProvider();
-    }
+    private static ServiceProvider Routed(string primary, string sync1, bool retry) => LiveNodeBenchmarks.Routed(primary, sync1, retry);
 }

@@ -31,7 +31,7 @@ public class LiveNodeBenchmarks
         _routedNoRetry = Routed(primary, sync1, retry: false);
     }
 
-    private static ServiceProvider Routed(string primary, string sync1, bool retry)
+    internal static ServiceProvider Routed(string primary, string sync1, bool retry)
     {
         var services = new ServiceCollection();
         services.AddQueryRouting(o =>
