@@ -150,8 +150,11 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
         }
     }
 
-    /// <summary>What the primary said; <see cref="Known"/> is false when it could not be asked (then nothing is judged by it).</summary>
-    private sealed record PrimaryFacts(bool Known, ulong? Lsn, Dictionary<string, string> SyncStates, SynchronousStandbyNames? StandbyNames, string StandbyNamesSetting);
+    /// <summary>
+    /// What the primary said; <see cref="Known"/> is false when it could not be asked (then nothing is judged by it).
+    /// <see cref="AskedAt"/> is Environment.TickCount64 just before the primary was asked for its WAL position.
+    /// </summary>
+    private sealed record PrimaryFacts(bool Known, ulong? Lsn, Dictionary<string, string> SyncStates, SynchronousStandbyNames? StandbyNames, string StandbyNamesSetting, long AskedAt = 0);
 
     private const string PrimarySql =
         "SELECT pg_is_in_recovery(), current_setting('cluster_name'), " +
@@ -165,6 +168,7 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
             await using var conn = await OpenAsync(pool, options, cancellationToken).ConfigureAwait(false);
             await using var cmd = new NpgsqlCommand(PrimarySql, conn);
             cmd.CommandTimeout = CommandTimeoutSeconds(options);
+            var askedAt = Environment.TickCount64;
             await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
             var inRecovery = reader.GetBoolean(0);
@@ -181,7 +185,7 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
             }
 
             pool.Health.RecordGoodCheck(options.ReadmitAfterConsecutiveChecks, node, 0, 0);
-            return new PrimaryFacts(true, lsn, states, SynchronousStandbyNames.Parse(standbyNamesSetting), standbyNamesSetting);
+            return new PrimaryFacts(true, lsn, states, SynchronousStandbyNames.Parse(standbyNamesSetting), standbyNamesSetting, askedAt);
         }
         catch (Exception ex) when (ex is NpgsqlException or TimeoutException or OperationCanceledException or IOException && !cancellationToken.IsCancellationRequested)
         {
@@ -252,6 +256,17 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
         return null;
     }
 
+    /// <summary>
+    /// A behind replica's lag. The time since its last replayed transaction overstates it after an idle stretch (an
+    /// hour-old transaction, then one new write, would read as an hour of lag); when an earlier check saw the replica
+    /// caught up with the primary, nothing it misses is older than that check, so the lag is at most the time since.
+    /// </summary>
+    internal static double ReplicaLag(double sinceLastReplayMs, long? caughtUpAt, long now)
+    {
+        var bound = caughtUpAt is { } at ? (double)Math.Max(0, now - at) : double.PositiveInfinity;
+        return double.IsNaN(sinceLastReplayMs) ? (double.IsInfinity(bound) ? double.NaN : bound) : Math.Min(sinceLastReplayMs, bound);
+    }
+
     /// <summary>Checks a replica pool; true when its node answers as a primary (not in recovery).</summary>
     private async Task<bool> CheckReplicaAsync(RoutingPool pool, PrimaryFacts primary, HealthMonitorOptions options, CancellationToken cancellationToken)
     {
@@ -288,7 +303,11 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
                 if (primary.Lsn is ulong primaryLsn && replay is ulong replayLsn && replayLsn < primaryLsn)
                 {
                     lagBytes = (long)(primaryLsn - replayLsn);
-                    lagMs = sinceLastReplay;
+                    lagMs = ReplicaLag(sinceLastReplay, pool.Health.CaughtUpAt, Environment.TickCount64);
+                }
+                else if (primary.Lsn is not null && replay is not null)
+                {
+                    pool.Health.CaughtUpAt = primary.AskedAt; // everything committed before this moment is replayed there
                 }
                 else if (primary.Lsn is null)
                 {

@@ -26,6 +26,9 @@ internal sealed class PoolHealth(PoolHealthRegistry registry)
 
     public bool RoleMismatch { get; private set; }
 
+    /// <summary>Environment.TickCount64 of the primary's WAL position this replica had replayed at its last caught-up check.</summary>
+    public long? CaughtUpAt { get; set; }
+
     /// <summary>Takes the pool out of rotation now; the monitor readmits it after consecutive good checks.</summary>
     public bool Evict(string reason)
     {
