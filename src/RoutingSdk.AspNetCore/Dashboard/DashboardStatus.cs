@@ -57,7 +57,7 @@ internal static class DashboardStatus
                 byCategoryPerSecond = Enum.GetNames<RoutingCategory>().ToDictionary(c => c, c => PerSecond(s => s.ByCategory.GetValueOrDefault(c))),
             },
             history = history.Select(s => new { at = s.At, byPool = s.ByPool, byCategory = s.ByCategory }),
-            events = events.Select(e => new { at = e.At, kind = e.Kind, pool = e.Pool, reason = e.Reason }),
+            events = events.Select(e => new { at = e.At, kind = e.Kind, pool = e.Pool, reason = e.Reason, count = e.Count }),
             overrides,
             switches = new
             {

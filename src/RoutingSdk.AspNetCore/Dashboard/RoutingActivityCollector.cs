@@ -50,8 +50,8 @@ internal sealed class RoutingActivityCollector : IDisposable
     /// <summary>One second of reads.</summary>
     public sealed record Sample(DateTimeOffset At, IReadOnlyDictionary<string, long> ByPool, IReadOnlyDictionary<string, long> ByCategory);
 
-    /// <summary>A retry, fallback, eviction or unconfirmed commit, with its reason.</summary>
-    public sealed record ActivityEvent(DateTimeOffset At, string Kind, string Pool, string Reason);
+    /// <summary>A retry, fallback, eviction or unconfirmed commit, with its reason; repeats in a row are counted, not listed.</summary>
+    public sealed record ActivityEvent(DateTimeOffset At, string Kind, string Pool, string Reason, int Count = 1);
 
     private static bool IsRead(string? reason) => reason is not (
         nameof(RouteDecisionReason.WriteCommand) or nameof(RouteDecisionReason.InsideTransaction)
@@ -112,6 +112,13 @@ internal sealed class RoutingActivityCollector : IDisposable
     {
         lock (_lock)
         {
+            // A burst of the same fallback (every AsyncReplica read while a replica lags) must not push an eviction off the list.
+            if (_events.First is { Value: var last } newest && last.Kind == kind && last.Pool == pool && last.Reason == reason)
+            {
+                newest.Value = last with { At = Time.GetUtcNow(), Count = last.Count + 1 };
+                return;
+            }
+
             _events.AddFirst(new ActivityEvent(Time.GetUtcNow(), kind, pool, reason));
             while (_events.Count > MaxEvents)
             {

@@ -105,6 +105,11 @@ public sealed class DashboardMappingTests
         }
 
         router.Metrics.Evictions.Add(1, new KeyValuePair<string, object?>("pool", "sync1"));
+        for (var i = 0; i < 200; i++)
+        {
+            router.Metrics.Retries.Add(1, new KeyValuePair<string, object?>("pool", "sync1"), new KeyValuePair<string, object?>("kind", "RecoveryConflict"));
+        }
+
         collector.Roll();
         var (history, events, _, reads, offPrimary, writes) = collector.Snapshot();
         Assert.Equal(5, reads);
@@ -112,6 +117,9 @@ public sealed class DashboardMappingTests
         Assert.Equal(1, writes);
         Assert.Equal(5, history[^1].ByPool["sync1"]);
         Assert.Equal(5, history[^1].ByCategory["Report"]);
-        Assert.Equal("eviction", Assert.Single(events).Kind);
+        // A burst is one row with its count, and the eviction before it is still listed.
+        Assert.Equal(2, events.Length);
+        Assert.Equal(("retry", 200, "RecoveryConflict"), (events[0].Kind, events[0].Count, events[0].Reason));
+        Assert.Equal("eviction", events[1].Kind);
     }
 }
