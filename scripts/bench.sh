@@ -8,7 +8,7 @@
 #       cores through a cgroup (v1 'cpu' controller or v2 'cpu.max', whichever is writable; needs root), so the run
 #       shows what routing does for a master that is short of CPU. Env knob: BENCH_MASTER_CPU.
 #   curve [--caps "0.25 0.5 1 none"] [--write-shares "10 30"]
-#       The master-bound curve: the harness at each primary cap and write share (8 workers), variants (a), (b), (d).
+#       The master-bound curve: the harness at each primary cap and write share (8 workers), variants (a), (b), (d), (f).
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
@@ -128,7 +128,7 @@ if [[ $what == curve ]]; then
   for share in $write_shares; do
     for cap in $caps; do
       cap_primary "$cap"
-      harness --duration 5 --repetitions 2 --concurrency 8 --variants a,b,d --write-share "$share" --no-same-node \
+      harness --duration 5 --repetitions 2 --concurrency 8 --variants a,b,d,f --write-share "$share" --no-same-node \
         --label "$cap" --rows-only | tee -a "$out/curve.md"
     done
   done

@@ -55,15 +55,22 @@ public sealed class EndToEndHarness(IReadOnlyDictionary<string, string> nodes, H
         {
             foreach (var concurrency in options.Concurrency)
             {
-                foreach (var variant in variants.Where(v => options.Variants is null || options.Variants.Contains(v.Key)))
+                // Warm every variant first (pools, compiled queries, tiered JIT of the shared EF Core paths), then
+                // interleave the repetitions, so no variant gains from running after the others have warmed the process.
+                var selected = variants.Where(v => options.Variants is null || options.Variants.Contains(v.Key)).ToList();
+                foreach (var variant in selected)
                 {
-                    await RunOnceAsync(variant, concurrency, TimeSpan.FromSeconds(1)); // warm pools and compiled queries
-                    for (var rep = 0; rep < repetitions; rep++)
+                    await RunOnceAsync(variant, concurrency, TimeSpan.FromSeconds(3));
+                }
+
+                for (var rep = 0; rep < repetitions; rep++)
+                {
+                    foreach (var variant in selected)
                     {
                         var result = await RunOnceAsync(variant, concurrency, duration);
                         results.Add(result);
                         Console.Error.WriteLine($"  {variant.Key} c={concurrency} rep {rep + 1}: p50 {result.P50Ms:F3} ms, p99 {result.P99Ms:F3} ms, {result.Throughput:F0} ops/s, " +
-                            $"primary CPU {result.PrimaryCpuMsPer1000Ops:F0} ms/1000 ops");
+                            $"primary CPU {result.PrimaryCpuMsPer1000Ops:F0} ms/1000 ops, client CPU {result.ClientCpuMsPer1000Ops:F0} ms/1000 ops");
                     }
                 }
             }
@@ -158,6 +165,7 @@ public sealed class EndToEndHarness(IReadOnlyDictionary<string, string> nodes, H
         var plain = Plain(nodes["primary"]);
         var direct = Routed(("sync1", nodes["sync1"]), ("sync2", nodes["sync2"]));
         var vip = Routed(("ReadPool", nodes["read_vip"]));
+        var directNoRetry = Routed(o => o.ReadRetry.Enabled = false, ("sync1", nodes["sync1"]), ("sync2", nodes["sync2"]));
 
         // (d) Npgsql multi-host: reads through prefer-standby with load balancing; writes need the primary, so a second context.
         var multiHost = new ServiceCollection();
@@ -182,11 +190,12 @@ public sealed class EndToEndHarness(IReadOnlyDictionary<string, string> nodes, H
             new("c", "EF Core + RoutingSdk, HAProxy read VIP", Get, Get, vip),
             new("d", "EF Core, Npgsql multi-host prefer-standby", Get, sp => sp.GetRequiredKeyedService<ShopDb>("write"), multiHostServices),
             new("e", "two hand-rolled DbContexts", sp => sp.GetRequiredKeyedService<ShopDb>("read"), sp => sp.GetRequiredKeyedService<ShopDb>("write"), twoContextServices),
+            new("f", "EF Core + RoutingSdk, sync1/sync2 direct, ReadRetry off", Get, Get, directNoRetry),
         ];
     }
 
     private sealed record RunResult(string Variant, string Description, int Concurrency, double P50Ms, double P99Ms, double Throughput, double AllocatedBytesPerOp,
-        Dictionary<string, long> ReadsByNode, long Errors, double PrimaryCpuMsPer1000Ops);
+        Dictionary<string, long> ReadsByNode, long Errors, double PrimaryCpuMsPer1000Ops, double ClientCpuMsPer1000Ops);
 
     private async Task<RunResult> RunOnceAsync(Variant variant, int concurrency, TimeSpan runFor)
     {
@@ -196,6 +205,7 @@ public sealed class EndToEndHarness(IReadOnlyDictionary<string, string> nodes, H
         long ops = 0, errors = 0;
         var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
         var cpuBefore = primaryCpu?.TotalMilliseconds();
+        var clientBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         using var stop = new CancellationTokenSource(runFor);
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(w => Task.Run(async () =>
@@ -240,12 +250,13 @@ public sealed class EndToEndHarness(IReadOnlyDictionary<string, string> nodes, H
         })));
         clock.Stop();
         var cpuMs = cpuBefore is { } startCpu ? primaryCpu!.TotalMilliseconds() - startCpu : double.NaN;
+        var clientMs = (Process.GetCurrentProcess().TotalProcessorTime - clientBefore).TotalMilliseconds;
         var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
         var after = await ReadsByNodeAsync();
         var all = latencies.SelectMany(l => l).Order().ToArray();
         return new RunResult(variant.Key, variant.Description, concurrency, Percentile(all, 0.50), Percentile(all, 0.99), ops / clock.Elapsed.TotalSeconds,
             ops == 0 ? 0 : (double)allocated / ops, after.ToDictionary(kv => kv.Key, kv => kv.Value - before.GetValueOrDefault(kv.Key)), errors,
-            ops == 0 ? double.NaN : cpuMs * 1000 / ops);
+            ops == 0 ? double.NaN : cpuMs * 1000 / ops, ops == 0 ? double.NaN : clientMs * 1000 / ops);
     }
 
     private static async Task<double> PointReadP50Async(ServiceProvider services, TimeSpan runFor)
@@ -336,8 +347,8 @@ public sealed class EndToEndHarness(IReadOnlyDictionary<string, string> nodes, H
             $"workload {80 - options.WriteShare}% point reads, 20% small report, {options.WriteShare}% writes.");
         sb.AppendLine(inv, $"Primary CPU: {(primaryCpu is null ? "not measured (export ROUTING_PRIMARY_PID, as scripts/bench.sh does)" : "/proc of the postmaster and its backends, ms per 1,000 operations")}.");
         sb.AppendLine();
-        sb.AppendLine("| variant | workers | point-read p50 ms (spread) | ratio to (a) | p99 ms | ratio to (a) | ops/s (spread) | ratio to (a) | primary CPU ms / 1,000 ops | ratio to (a) | KB allocated/op | reads on primary / sync1 / sync2 / async1 | errors |");
-        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        sb.AppendLine("| variant | workers | point-read p50 ms (spread) | ratio to (a) | p99 ms | ratio to (a) | ops/s (spread) | ratio to (a) | primary CPU ms / 1,000 ops | ratio to (a) | client CPU ms / 1,000 ops | KB allocated/op | reads on primary / sync1 / sync2 / async1 | errors |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var (first, runs, baseline) in Groups(results))
         {
             var p50 = Median(runs.Select(r => r.P50Ms));
@@ -349,7 +360,7 @@ public sealed class EndToEndHarness(IReadOnlyDictionary<string, string> nodes, H
             sb.AppendLine(inv,
                 $"| ({first.Variant}) {first.Description} | {first.Concurrency} | {p50:F3} ({runs.Min(r => r.P50Ms):F3}–{runs.Max(r => r.P50Ms):F3}) | {Ratio(p50, baseline, r => r.P50Ms)} " +
                 $"| {p99:F3} | {Ratio(p99, baseline, r => r.P99Ms)} | {tput:F0} ({runs.Min(r => r.Throughput):F0}–{runs.Max(r => r.Throughput):F0}) | {Ratio(tput, baseline, r => r.Throughput)} " +
-                $"| {cpu:F0} | {Ratio(cpu, baseline, r => r.PrimaryCpuMsPer1000Ops)} " +
+                $"| {cpu:F0} | {Ratio(cpu, baseline, r => r.PrimaryCpuMsPer1000Ops)} | {Median(runs.Select(r => r.ClientCpuMsPer1000Ops)):F0} " +
                 $"| {Median(runs.Select(r => r.AllocatedBytesPerOp)) / 1024:F1} | {string.Join(" / ", reads.Select(r => $"{100.0 * r / totalReads:F1}%"))} | {runs.Sum(r => r.Errors)} |");
         }
 
