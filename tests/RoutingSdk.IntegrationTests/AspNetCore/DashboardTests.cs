@@ -46,6 +46,19 @@ public sealed partial class DashboardTests(ClusterFixture fixture) : IAsyncLifet
             await cmd.ExecuteNonQueryAsync();
         }
 
+        // async1 replays with a delay: on a fresh cluster the login reaches it seconds later (else its pool starts evicted).
+        await using (var async1 = new NpgsqlConnection(_cluster.Async1ConnectionString))
+        {
+            await async1.OpenAsync();
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            await using var check = new NpgsqlCommand("SELECT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = 'dashboard_app' AND pg_has_role(r.oid, 'pg_monitor', 'MEMBER'))", async1);
+            while (!(bool)(await check.ExecuteScalarAsync())!)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "async1 did not replay the dashboard_app login within 30 s");
+                await Task.Delay(200);
+            }
+        }
+
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
