@@ -14,6 +14,7 @@ public class LiveNodeBenchmarks
     private ServiceProvider _plain = null!;
     private ServiceProvider _routed = null!;
     private ServiceProvider _routedNoRetry = null!;
+    private ServiceProvider _routedNoMonitor = null!;
     private int _id;
 
     private static string Env(string name) => Environment.GetEnvironmentVariable(name)
@@ -29,14 +30,16 @@ public class LiveNodeBenchmarks
         _plain = plain.BuildServiceProvider();
         _routed = Routed(primary, sync1, retry: true);
         _routedNoRetry = Routed(primary, sync1, retry: false);
+        _routedNoMonitor = Routed(primary, sync1, retry: true, monitor: false);
     }
 
-    internal static ServiceProvider Routed(string primary, string sync1, bool retry)
+    internal static ServiceProvider Routed(string primary, string sync1, bool retry, bool monitor = true)
     {
         var services = new ServiceCollection();
         services.AddQueryRouting(o =>
         {
             o.ReadRetry.Enabled = retry;
+            o.Health.Enabled = monitor;
             o.Pools.Add(new RoutingPoolOptions { Name = "WritePool", Role = PoolRole.Primary, ConnectionString = primary });
             o.Pools.Add(new RoutingPoolOptions { Name = "sync1", Role = PoolRole.SyncReplica, ConnectionString = sync1 });
         });
@@ -50,6 +53,7 @@ public class LiveNodeBenchmarks
         _plain.Dispose();
         _routed.Dispose();
         _routedNoRetry.Dispose();
+        _routedNoMonitor.Dispose();
     }
 
     private async Task<BenchOrder?> ReadAsync(IServiceProvider services)
@@ -68,4 +72,7 @@ public class LiveNodeBenchmarks
 
     [Benchmark]
     public Task<BenchOrder?> RoutedToSync1ReadRetryOff() => ReadAsync(_routedNoRetry);
+
+    [Benchmark]
+    public Task<BenchOrder?> RoutedToSync1HealthMonitorOff() => ReadAsync(_routedNoMonitor);
 }
