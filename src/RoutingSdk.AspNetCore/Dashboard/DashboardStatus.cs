@@ -55,6 +55,7 @@ internal static class DashboardStatus
                 writes,
                 perSecond = PerSecond(s => s.ByPool.Values.Sum()),
                 byCategoryPerSecond = Enum.GetNames<RoutingCategory>().ToDictionary(c => c, c => PerSecond(s => s.ByCategory.GetValueOrDefault(c))),
+                byCategoryAndPool = collector.ReadsByCategoryAndPool(),
             },
             history = history.Select(s => new { at = s.At, byPool = s.ByPool, byCategory = s.ByCategory }),
             events = events.Select(e => new { at = e.At, kind = e.Kind, pool = e.Pool, reason = e.Reason, count = e.Count }),

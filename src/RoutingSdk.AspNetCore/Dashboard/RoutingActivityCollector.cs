@@ -25,6 +25,7 @@ internal sealed class RoutingActivityCollector : IDisposable
     private readonly Queue<Sample> _history = new();
     private readonly Dictionary<string, Queue<double?>> _lag = new(StringComparer.Ordinal);
     private readonly LinkedList<ActivityEvent> _events = new();
+    private readonly Dictionary<(string Category, string Pool), long> _categoryPool = new();
     private long _reads;
     private long _readsOffPrimary;
     private long _writes;
@@ -90,6 +91,7 @@ internal sealed class RoutingActivityCollector : IDisposable
                     _poolReads[pool] = _poolReads.GetValueOrDefault(pool) + value;
                     var c = category ?? nameof(RoutingCategory.Other);
                     _categoryReads[c] = _categoryReads.GetValueOrDefault(c) + value;
+                    _categoryPool[(c, pool)] = _categoryPool.GetValueOrDefault((c, pool)) + value;
                 }
 
                 break;
@@ -167,6 +169,16 @@ internal sealed class RoutingActivityCollector : IDisposable
         lock (_lock)
         {
             return (_history.ToArray(), _events.ToArray(), _lag.ToDictionary(kv => kv.Key, kv => kv.Value.ToArray(), StringComparer.Ordinal), _reads, _readsOffPrimary, _writes);
+        }
+    }
+
+    /// <summary>Reads since the page's host started, by category and by the pool that served them.</summary>
+    public Dictionary<string, Dictionary<string, long>> ReadsByCategoryAndPool()
+    {
+        lock (_lock)
+        {
+            return _categoryPool.GroupBy(kv => kv.Key.Category, StringComparer.Ordinal)
+                .ToDictionary(g => g.Key, g => g.ToDictionary(kv => kv.Key.Pool, kv => kv.Value, StringComparer.Ordinal), StringComparer.Ordinal);
         }
     }
 

@@ -169,6 +169,9 @@ public sealed partial class DashboardTests(ClusterFixture fixture) : IAsyncLifet
             Assert.Contains(await NodeAsync(RoutingCategory.Interface, "OrderForm.Load"), new[] { "sync1", "sync2" });
         }
 
+        // The page's category-by-node table shows it: report reads now land on the primary.
+        await browser.WaitForAsync("Number(document.querySelector('#matrix tr[data-category=Report] td[data-pool=primary]')?.dataset.reads) > 0", TimeSpan.FromSeconds(10));
+
         // "Allow replicas": back to the synchronous replicas.
         await browser.EvaluateAsync("document.querySelector('button[data-switch-category=Report]').click()");
         await browser.WaitForAsync("document.querySelector('#overrides tr[data-override=Report]') === null", TimeSpan.FromSeconds(10));
