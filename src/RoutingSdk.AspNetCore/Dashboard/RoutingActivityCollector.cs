@@ -54,9 +54,11 @@ internal sealed class RoutingActivityCollector : IDisposable
     /// <summary>A retry, fallback, eviction or unconfirmed commit, with its reason; repeats in a row are counted, not listed.</summary>
     public sealed record ActivityEvent(DateTimeOffset At, string Kind, string Pool, string Reason, int Count = 1);
 
-    private static bool IsRead(string? reason) => reason is not (
-        nameof(RouteDecisionReason.WriteCommand) or nameof(RouteDecisionReason.InsideTransaction)
-        or nameof(RouteDecisionReason.UserOpenedConnection) or nameof(RouteDecisionReason.ConnectionNotExplicitlyRouted));
+    // The meter tags the reason by name: the router's own notion of "may write", as names.
+    private static readonly HashSet<string> WriteReasons =
+        Enum.GetValues<RouteDecisionReason>().Where(QueryRouter.MayWrite).Select(RoutingMetrics.Name).ToHashSet(StringComparer.Ordinal);
+
+    private static bool IsRead(string? reason) => reason is null || !WriteReasons.Contains(reason);
 
     private void OnMeasurement(Instrument instrument, long value, ReadOnlySpan<KeyValuePair<string, object?>> tags, object? state)
     {

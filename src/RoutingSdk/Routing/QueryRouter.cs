@@ -111,12 +111,14 @@ internal sealed class QueryRouter : IDisposable
     {
         try
         {
-            _raw = options;
-            options = WithRuntimeSwitches(options);
+            var raw = options;
             var discovered = options.Discovery?.Patroni is { Enabled: true };
             RoutingTopology topology;
             lock (_applyLock)
             {
+                // The runtime switches (operations page) are merged under the same lock that applies them, so a
+                // configuration reload and a switch never overwrite each other.
+                options = WithRuntimeSwitches(raw);
                 // Validate the configuration itself first; then combine it with what discovery found, or with the roles
                 // the monitor saw nodes take after a failover (a configuration edit should follow; until then, reality wins).
                 topology = RoutingTopology.Build(options, health, _dataSources);
@@ -130,6 +132,7 @@ internal sealed class QueryRouter : IDisposable
                 }
 
                 _configured = options;
+                _raw = raw; // only a valid configuration becomes the one switches are applied to
                 SwapTopology(topology);
             }
 
@@ -144,7 +147,6 @@ internal sealed class QueryRouter : IDisposable
     }
 
     private RoutingOptions? _raw;
-    private readonly object _switchLock = new();
     private System.Collections.Immutable.ImmutableSortedSet<RoutingCategory> _primaryCategories = [];
     private System.Collections.Immutable.ImmutableSortedSet<string> _primaryScenarios = System.Collections.Immutable.ImmutableSortedSet.Create<string>(StringComparer.Ordinal);
 
@@ -164,7 +166,7 @@ internal sealed class QueryRouter : IDisposable
     /// </summary>
     public bool SetRuntimeSwitch(RoutingCategory? category, string? scenario, bool toPrimary)
     {
-        lock (_switchLock)
+        lock (_applyLock) // Reload takes it again (re-entrant): no configuration reload can slip in between
         {
             if (category is { } c)
             {
@@ -268,14 +270,18 @@ internal sealed class QueryRouter : IDisposable
         return decision;
     }
 
+    /// <summary>
+    /// Whether a decision hands out a connection that may write: a write, a transaction, a connection the caller
+    /// opened, or a plain ADO.NET connection on the primary. Everything else is a read.
+    /// </summary>
+    public static bool MayWrite(RouteDecisionReason reason) => reason is RouteDecisionReason.WriteCommand or RouteDecisionReason.InsideTransaction
+        or RouteDecisionReason.UserOpenedConnection or RouteDecisionReason.ConnectionNotExplicitlyRouted;
+
     /// <summary>Makes a decision count: operation state, metrics, the Debug log and observers.</summary>
     private void Record(in RouteDecision decision, RoutingScope? scope)
     {
-        // Read-your-writes: later async-replica reads of this operation must see what it wrote. Every decision that
-        // hands out a connection that may write counts: a write, a transaction, a connection the caller opened, and a
-        // plain ADO.NET connection on the primary.
-        if (decision.Reason is RouteDecisionReason.WriteCommand or RouteDecisionReason.InsideTransaction
-            or RouteDecisionReason.UserOpenedConnection or RouteDecisionReason.ConnectionNotExplicitlyRouted)
+        // Read-your-writes: later async-replica reads of this operation must see what it (may have) written.
+        if (MayWrite(decision.Reason))
         {
             scope?.Operation.MarkWrite();
         }

@@ -64,4 +64,17 @@ public sealed class RuntimeSwitchTests
         Assert.Equal(["Stock.Report"], router.PrimaryScenarios);
         Assert.False(router.ConfiguredOptions.Overrides.Scenarios.ContainsKey("Stock.Report")); // configuration itself is untouched
     }
+
+    [Fact]
+    public void A_rejected_configuration_reload_does_not_become_what_switches_are_applied_to()
+    {
+        var (configuration, provider, router) = Create();
+        using var _ = provider;
+        configuration["Routing:Pools:1:UsageRatio"] = "-2"; // invalid: rejected, the previous configuration stays
+        configuration.Reload();
+
+        Assert.True(router.SetRuntimeSwitch(RoutingCategory.Report, null, toPrimary: true));
+        Assert.Equal("WritePool", Read(router, RoutingCategory.Report, "Sales.Report").PoolName);
+        Assert.Equal(1.0, router.ConfiguredOptions!.Pools[1].UsageRatio);
+    }
 }
