@@ -47,18 +47,16 @@ public static class QueryRoutingDashboardEndpointRouteBuilderExtensions
         var collector = Collectors.GetValue(router, r => new RoutingActivityCollector(r));
         services.GetService<IHostApplicationLifetime>()?.ApplicationStopped.Register(collector.Dispose);
 
+        // Never AllowAnonymous() on the group: ASP.NET Core skips authorization for any endpoint carrying
+        // IAllowAnonymous, so it would open the switches too. Only the two read-only endpoints get it.
         var group = endpoints.MapGroup(pattern);
         if (options.ViewPolicy is { } view)
         {
             group.RequireAuthorization(view);
         }
-        else
-        {
-            group.AllowAnonymous();
-        }
 
         var switchesMapped = options.SwitchPolicy is not null;
-        group.MapGet("/", async (HttpContext context) =>
+        var page = group.MapGet("/", async (HttpContext context) =>
         {
             var token = "";
             if (switchesMapped && (await context.RequestServices.GetRequiredService<IAuthorizationService>()
@@ -72,11 +70,17 @@ public static class QueryRoutingDashboardEndpointRouteBuilderExtensions
             await context.Response.WriteAsync(DashboardPage.Render(token, switchesMapped));
         });
 
-        group.MapGet("/status", (HttpContext context) =>
+        var status = group.MapGet("/status", (HttpContext context) =>
         {
             Secure(context.Response);
             return Results.Text(DashboardStatus.Build(router, collector, switchesMapped), "application/json");
         });
+
+        if (options.ViewPolicy is null)
+        {
+            page.AllowAnonymous();
+            status.AllowAnonymous();
+        }
 
         if (switchesMapped)
         {
@@ -129,6 +133,18 @@ public static class QueryRoutingDashboardEndpointRouteBuilderExtensions
 
     private static async Task<IResult> SwitchAsync(HttpContext context, QueryRouter router, RoutingActivityCollector collector, QueryRoutingDashboardOptions options)
     {
+        // Checked here as well as by the endpoint's metadata: a convention added to the returned group later (an
+        // AllowAnonymous() meant for the page) must not open the switches.
+        var authorization = context.RequestServices.GetRequiredService<IAuthorizationService>();
+        if (!(await authorization.AuthorizeAsync(context.User, options.SwitchPolicy!)).Succeeded
+            || (options.ViewPolicy is { } view && !(await authorization.AuthorizeAsync(context.User, view)).Succeeded))
+        {
+            var anonymous = context.User.Identity?.IsAuthenticated != true;
+            return Results.Problem(
+                $"Changing a routing switch requires the '{options.SwitchPolicy}' authorization policy{(anonymous ? "; sign in first" : "")}.",
+                statusCode: anonymous ? StatusCodes.Status401Unauthorized : StatusCodes.Status403Forbidden);
+        }
+
         try
         {
             await context.RequestServices.GetRequiredService<IAntiforgery>().ValidateRequestAsync(context);

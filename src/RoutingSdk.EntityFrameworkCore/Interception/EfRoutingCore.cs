@@ -92,11 +92,12 @@ internal sealed partial class EfRoutingCore(QueryRouter router, IEnumerable<IRou
         }
 
         state.OpenPool = pool;
+        state.BindingMayHaveEffect = decision.MayHaveEffect;
         state.OpenScope = scope;
         state.LastOpenedPool = pool;
         if (pool.AcceptTxSession)
         {
-            state.WroteInAttempt |= decision.Reason is RouteDecisionReason.WriteCommand or RouteDecisionReason.InsideTransaction or RouteDecisionReason.UserOpenedConnection;
+            state.WroteInAttempt |= decision.MayHaveEffect;
         }
         else
         {
@@ -113,20 +114,30 @@ internal sealed partial class EfRoutingCore(QueryRouter router, IEnumerable<IRou
         }
 
         var state = State(context);
+        if (state.BindingMayHaveEffect)
+        {
+            // Read-your-writes: what this connection did is committed now (autocommit statements, or the transaction
+            // ended before the close). A capture taken while it was still running must not count as covering it.
+            state.OpenScope?.Operation.MarkWrite();
+        }
+
         state.OpenPool = null;
+        state.BindingMayHaveEffect = false;
         state.PendingWrite = false;
     }
 
     /// <summary>
     /// A query marked <c>.OnPrimary()</c> is about to run on a replica connection (the node is chosen when the connection
     /// opens, before EF Core creates the command): stop it before it reaches the server, and let the execution strategy
-    /// run the attempt again on the primary. Nothing was sent, so nothing is repeated on the server.
+    /// run the attempt again on the primary. Nothing was sent, so nothing is repeated on the server. Returns whether the
+    /// query is marked: a marked query on the primary may write (a posting function in a SELECT), even where the
+    /// connection was opened there as a stand-in for the replicas.
     /// </summary>
-    public static void EnsureMarkedQueryOnPrimary(DbCommand command, RoutingContextState state)
+    public static bool EnsureMarkedQueryOnPrimary(DbCommand command, RoutingContextState state)
     {
         if (!command.CommandText.StartsWith("-- ", StringComparison.Ordinal) || !HasPrimaryTag(command.CommandText))
         {
-            return;
+            return false;
         }
 
         if (state.OpenPool is { AcceptTxSession: false } pool)
@@ -140,6 +151,8 @@ internal sealed partial class EfRoutingCore(QueryRouter router, IEnumerable<IRou
 
             throw new RerouteToPrimaryException();
         }
+
+        return true;
     }
 
     private static bool HasPrimaryTag(string sql)

@@ -83,6 +83,16 @@ internal sealed class RoutingCommandInterceptor(EfRoutingCore core) : DbCommandI
         return Task.CompletedTask;
     }
 
+    // A cancelled command is not a failed one to EF Core: without these, its CommitTimeout transaction stayed on the
+    // context and the next write ran inside it.
+    public override void CommandCanceled(DbCommand command, CommandEndEventData eventData) => RollbackCommitTimeoutTransaction(eventData);
+
+    public override Task CommandCanceledAsync(DbCommand command, CommandEndEventData eventData, CancellationToken cancellationToken = default)
+    {
+        RollbackCommitTimeoutTransaction(eventData);
+        return Task.CompletedTask;
+    }
+
     /// <summary>
     /// With <see cref="ConsistencyOptions.CommitTimeout"/> set, an autocommit write (ExecuteUpdate/Delete, ExecuteSql)
     /// runs in a transaction of its own so that the timeout bounds the COMMIT's wait for the synchronous replicas,
@@ -117,7 +127,7 @@ internal sealed class RoutingCommandInterceptor(EfRoutingCore core) : DbCommandI
         }
     }
 
-    private static void RollbackCommitTimeoutTransaction(CommandErrorEventData eventData)
+    private static void RollbackCommitTimeoutTransaction(CommandEndEventData eventData)
     {
         if (eventData.Context is not { } context || EfRoutingCore.State(context) is not { CommitTimeoutTransaction: { } transaction } state)
         {
@@ -168,7 +178,22 @@ internal sealed class RoutingCommandInterceptor(EfRoutingCore core) : DbCommandI
 
         if (!EfRoutingCore.IsWrite(eventData.CommandSource))
         {
-            EfRoutingCore.EnsureMarkedQueryOnPrimary(command, state);
+            if (EfRoutingCore.EnsureMarkedQueryOnPrimary(command, state) && state.OpenPool is { AcceptTxSession: true })
+            {
+                state.BindingMayHaveEffect = true; // marked .OnPrimary(): no longer a stand-in read, whatever opened the connection
+                state.WroteInAttempt = true;
+            }
+
+            if (state.BindingMayHaveEffect && state.OpenPool is { AcceptTxSession: true })
+            {
+                // A query on a connection routed to the primary as a non-read (under [MasterOnly], .OnPrimary(), a
+                // connection the caller opened): it may call a function that writes (SELECT post_invoice(...)). Its
+                // outcome is unknown if the connection dies, exactly like a SaveChanges. A statement after it means the
+                // one before completed: re-running the attempt would repeat that one.
+                state.WriteCompletedInAttempt |= state.WriteInFlight && !state.InSaveChanges;
+                state.WriteInFlight = true;
+            }
+
             return;
         }
 

@@ -83,6 +83,12 @@ internal sealed class RoutingContextState : ConcurrencyDetector, IResettableServ
     /// <summary>A write was announced (SavingChanges, or a non-query command created before its connection opened).</summary>
     public bool PendingWrite { get; set; }
 
+    /// <summary>
+    /// The open connection was bound by a decision whose statements may take effect (see <c>RouteDecision.MayHaveEffect</c>):
+    /// any statement on it — a posting function in a SELECT included — counts as a write for the re-run judgement.
+    /// </summary>
+    public bool BindingMayHaveEffect { get; set; }
+
     /// <summary>The pool the context's connection is open on, if it is open through routing.</summary>
     public RoutingPool? OpenPool { get; set; }
 
@@ -128,6 +134,7 @@ internal sealed class RoutingContextState : ConcurrencyDetector, IResettableServ
     {
         PendingWrite = false;
         OpenPool = null;
+        BindingMayHaveEffect = false;
         LastReadPool = null;
         WroteInAttempt = false;
         RetryAttempt = 0;

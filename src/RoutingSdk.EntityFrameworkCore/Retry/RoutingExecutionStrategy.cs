@@ -147,6 +147,16 @@ internal sealed class RoutingExecutionStrategy(IExecutionStrategy inner, Executi
         routing.PrimaryWaitDeadline = 0;
         routing.WriteInFlight = false;
         routing.WriteCompletedInAttempt = false;
+
+        // Nothing of a finished operation may leak into the next one on this context: a commit notice that belonged
+        // to a failed attempt was reported with its failure, and a CommitTimeout transaction of a cancelled command
+        // must not wrap the next write.
+        routing.UnconfirmedCommitNotice = null;
+        if (routing.CommitTimeoutTransaction is { } transaction)
+        {
+            routing.CommitTimeoutTransaction = null;
+            transaction.Dispose();
+        }
     }
 
     /// <summary>Waits for a primary after <paramref name="failed"/> failed; throws <see cref="PrimaryUnavailableException"/> past the bound.</summary>
@@ -241,10 +251,12 @@ internal sealed class RoutingExecutionStrategy(IExecutionStrategy inner, Executi
             return pool;
         }
 
-        if (nodeGone && routing.WriteInFlight)
+        if (nodeGone && (routing.WriteInFlight || routing.WriteCompletedInAttempt))
         {
             router.PrimaryFailed(pool, ex.Message);
-            throw new PrimaryConnectionLostException(pool.Name, ex, committedLocally: routing.UnconfirmedCommitNotice is not null);
+            var committedLocally = routing.UnconfirmedCommitNotice is not null;
+            routing.UnconfirmedCommitNotice = null; // reported here, never again on the context's next success
+            throw new PrimaryConnectionLostException(pool.Name, ex, committedLocally);
         }
 
         ExceptionDispatchInfo.Throw(ex);

@@ -49,6 +49,11 @@ internal sealed class CausalReadGate
 
         if (operation.WroteSinceCapture)
         {
+            if (router.WritePool is { IsPlaceholder: true })
+            {
+                return Answer.AvoidAsyncReplicas; // no primary to ask (an election): a synchronous replica has every commit
+            }
+
             try
             {
                 var (lsn, timeline) = await PrimaryPosition(router.WritePool, async, cancellationToken).ConfigureAwait(false);

@@ -156,10 +156,16 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
     /// </summary>
     private sealed record PrimaryFacts(bool Known, ulong? Lsn, Dictionary<string, string> SyncStates, SynchronousStandbyNames? StandbyNames, string StandbyNamesSetting, long AskedAt = 0);
 
+    /// <summary>
+    /// Leads every statement the monitor sends, so that its checks can be told apart from the application's traffic
+    /// in <c>pg_stat_statements</c> and <c>pg_stat_activity</c> (and left out of a count of the application's statements).
+    /// </summary>
+    internal const string Marker = "/* RoutingSdk:health */ ";
+
     private const string PrimarySql =
-        "SELECT pg_is_in_recovery(), current_setting('cluster_name'), " +
+        Marker + "SELECT pg_is_in_recovery(), current_setting('cluster_name'), " +
         "CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END, current_setting('synchronous_standby_names'); " +
-        "SELECT application_name, sync_state FROM pg_stat_replication";
+        Marker + "SELECT application_name, sync_state FROM pg_stat_replication";
 
     private async Task<PrimaryFacts> CheckPrimaryAsync(RoutingPool pool, HealthMonitorOptions options, CancellationToken cancellationToken)
     {
@@ -276,7 +282,7 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
         {
             await using var conn = await OpenAsync(pool, options, cancellationToken).ConfigureAwait(false);
             await using var cmd = new NpgsqlCommand(
-                "SELECT pg_is_in_recovery(), coalesce(substring((SELECT conninfo FROM pg_stat_wal_receiver) FROM '(?:^| )application_name=([^ ]+)'), current_setting('cluster_name')), pg_last_wal_replay_lsn()::text, " +
+                Marker + "SELECT pg_is_in_recovery(), coalesce(substring((SELECT conninfo FROM pg_stat_wal_receiver) FROM '(?:^| )application_name=([^ ]+)'), current_setting('cluster_name')), pg_last_wal_replay_lsn()::text, " +
                 "extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000", conn);
             cmd.CommandTimeout = CommandTimeoutSeconds(options);
             await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -354,8 +360,8 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
         {
             await using var conn = await OpenAsync(primary, options, cancellationToken).ConfigureAwait(false);
             await using var cmd = new NpgsqlCommand(
-                "SELECT current_setting('synchronous_commit'), current_setting('synchronous_standby_names'); " +
-                "SELECT application_name, sync_state FROM pg_stat_replication", conn);
+                Marker + "SELECT current_setting('synchronous_commit'), current_setting('synchronous_standby_names'); " +
+                Marker + "SELECT application_name, sync_state FROM pg_stat_replication", conn);
             await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
             var commit = reader.GetString(0);
@@ -384,7 +390,7 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
             try
             {
                 await using var conn = await OpenAsync(pool, options, cancellationToken).ConfigureAwait(false);
-                await using var cmd = new NpgsqlCommand("SELECT coalesce(substring((SELECT conninfo FROM pg_stat_wal_receiver) FROM '(?:^| )application_name=([^ ]+)'), current_setting('cluster_name')), current_setting('hot_standby_feedback'), pg_is_in_recovery()", conn);
+                await using var cmd = new NpgsqlCommand(Marker + "SELECT coalesce(substring((SELECT conninfo FROM pg_stat_wal_receiver) FROM '(?:^| )application_name=([^ ]+)'), current_setting('cluster_name')), current_setting('hot_standby_feedback'), pg_is_in_recovery()", conn);
                 cmd.CommandTimeout = CommandTimeoutSeconds(options);
                 await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
                 await reader.ReadAsync(cancellationToken).ConfigureAwait(false);

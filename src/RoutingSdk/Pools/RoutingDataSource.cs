@@ -26,7 +26,7 @@ public sealed class RoutingDataSource : DbDataSource
     /// </summary>
     public async Task<CausalToken> GetCausalTokenAsync(CancellationToken cancellationToken = default)
     {
-        var (lsn, timeline) = await _router.Gate.PrimaryPosition(_router.WritePool, async: true, cancellationToken).ConfigureAwait(false);
+        var (lsn, timeline) = await _router.Gate.PrimaryPosition(await _router.PrimaryAsync(cancellationToken).ConfigureAwait(false), async: true, cancellationToken).ConfigureAwait(false);
         return new CausalToken(lsn, timeline);
     }
 

@@ -236,33 +236,36 @@ internal sealed class QueryRouter : IDisposable
             EnsureMonitor();
         }
 
-        var decision = DecideCore(request, scope, exclude);
-        if (decision.Pool.IsPlaceholder)
+        // No primary right now (an election): wait for one, bounded; nothing has been sent. The wait covers the
+        // final decision, after the read-your-writes gate revised it: a revision to the primary waits too.
+        long deadline = 0;
+        RouteDecision decision;
+        while (true)
         {
-            // No primary right now (an election): wait for one, bounded; nothing has been sent.
-            var deadline = PrimaryWaitDeadline();
-            while (decision.Pool.IsPlaceholder)
+            decision = DecideCore(request, scope, exclude);
+            if (!decision.Pool.IsPlaceholder && decision.Pool.Role == PoolRole.AsyncReplica)
             {
-                if (!await WaitForChange(deadline, async, cancellationToken).ConfigureAwait(false))
+                switch (await Gate.MayRead(this, decision.Pool, scope, async, cancellationToken).ConfigureAwait(false))
                 {
-                    throw new PrimaryUnavailableException(ClusterState, _topology.Options.Failover.PrimaryWaitTimeout, null);
+                    case Consistency.CausalReadGate.Answer.AvoidAsyncReplicas:
+                        decision = DecideCore(request with { AvoidAsyncReplicas = true }, scope, exclude);
+                        break;
+                    case Consistency.CausalReadGate.Answer.Primary:
+                        decision = new RouteDecision(
+                            PickWritePool(_topology), RouteDecisionReason.ReplicaBehindOperationWrites, decision.Route, decision.RequestedRoute, decision.Category, decision.Scenario);
+                        break;
                 }
-
-                decision = DecideCore(request, scope, exclude);
             }
-        }
 
-        if (decision.Pool.Role == PoolRole.AsyncReplica)
-        {
-            switch (await Gate.MayRead(this, decision.Pool, scope, async, cancellationToken).ConfigureAwait(false))
+            if (!decision.Pool.IsPlaceholder)
             {
-                case Consistency.CausalReadGate.Answer.AvoidAsyncReplicas:
-                    decision = DecideCore(request with { AvoidAsyncReplicas = true }, scope, exclude);
-                    break;
-                case Consistency.CausalReadGate.Answer.Primary:
-                    decision = new RouteDecision(
-                        PickWritePool(_topology), RouteDecisionReason.ReplicaBehindOperationWrites, decision.Route, decision.RequestedRoute, decision.Category, decision.Scenario);
-                    break;
+                break;
+            }
+
+            deadline = deadline == 0 ? PrimaryWaitDeadline() : deadline;
+            if (!await WaitForChange(deadline, async, cancellationToken).ConfigureAwait(false))
+            {
+                throw new PrimaryUnavailableException(ClusterState, _topology.Options.Failover.PrimaryWaitTimeout, null);
             }
         }
 
@@ -321,6 +324,13 @@ internal sealed class QueryRouter : IDisposable
             return Primary(RouteDecisionReason.InsideTransaction, route);
         }
 
+        // Before [MasterOnly]: a connection the caller opened (BeginTransaction included) may write, and the reason
+        // says so to read-your-writes and to the operations page's write count.
+        if (request.UserOpenedConnection)
+        {
+            return Primary(RouteDecisionReason.UserOpenedConnection, route);
+        }
+
         // Runtime overrides only tighten the route; a pinned pool replaces the weighted spread.
         RoutingPool? pinned = null;
         var overridden = false;
@@ -341,11 +351,6 @@ internal sealed class QueryRouter : IDisposable
                 : scope is { IsOverridden: true } ? RouteDecisionReason.StricterOuterScope
                 : RouteDecisionReason.MasterOnlyScope;
             return Primary(reason, route);
-        }
-
-        if (request.UserOpenedConnection)
-        {
-            return Primary(RouteDecisionReason.UserOpenedConnection, route);
         }
 
         if (request.PrimaryRequested)
@@ -625,6 +630,26 @@ internal sealed class QueryRouter : IDisposable
             return primaries.Length == 0
                 ? "no pool has Role=Primary"
                 : string.Join(", ", primaries.Select(p => $"{p.DisplayName}: {(p.Health.IsAvailable ? "available" : "evicted")}{(p.Health.LastProblem is { } why ? " (" + why + ")" : "")}"));
+        }
+    }
+
+    /// <summary>The primary, waiting for one (bounded by Failover.PrimaryWaitTimeout) while there is none (an election).</summary>
+    public async ValueTask<RoutingPool> PrimaryAsync(CancellationToken cancellationToken)
+    {
+        long deadline = 0;
+        while (true)
+        {
+            var primary = PickWritePool(_topology);
+            if (!primary.IsPlaceholder)
+            {
+                return primary;
+            }
+
+            deadline = deadline == 0 ? PrimaryWaitDeadline() : deadline;
+            if (!await WaitForChange(deadline, async: true, cancellationToken).ConfigureAwait(false))
+            {
+                throw new PrimaryUnavailableException(ClusterState, _topology.Options.Failover.PrimaryWaitTimeout, null);
+            }
         }
     }
 

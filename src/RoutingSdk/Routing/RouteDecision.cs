@@ -17,6 +17,22 @@ public readonly struct RouteDecision
 
     internal RoutingPool Pool { get; }
 
+    /// <summary>
+    /// Whether a statement on a connection bound by this decision may take effect on the server: everything bound to
+    /// a write-capable pool unless the operation declared itself a read that replicas may serve ([ReadReplica],
+    /// [AsyncReplica], or a default route that sends reads to replicas) and the primary only stands in for them. A
+    /// function called in a SELECT under [MasterOnly] or <c>.OnPrimary()</c> may post an invoice: it counts.
+    /// </summary>
+    internal bool MayHaveEffect => Pool.AcceptTxSession && !IsDeclaredRead;
+
+    /// <summary>The operation declared the statement replica-safe; the primary serves it only as a stand-in.</summary>
+    internal bool IsDeclaredRead => Reason is RouteDecisionReason.ReadOutsideTransaction or RouteDecisionReason.AsyncReplicaRequested
+        or RouteDecisionReason.LagAboveLimit or RouteDecisionReason.LagUnknown or RouteDecisionReason.AsyncReplicasUnavailable
+        or RouteDecisionReason.ReplicasUnavailable or RouteDecisionReason.RetryAfterRecoveryConflict or RouteDecisionReason.ReplicationNotConfirmed
+        or RouteDecisionReason.ReplicaBehindOperationWrites
+        || (Reason is RouteDecisionReason.OverriddenByConfiguration or RouteDecisionReason.StricterOuterScope
+            && RequestedRoute is RouteKind.ReadReplica or RouteKind.AsyncReplica);
+
     /// <summary>The chosen pool's name.</summary>
     public string PoolName => Pool?.Name ?? "";
 

@@ -7,7 +7,9 @@ namespace RoutingSdk.IntegrationTests.Infrastructure;
 public static class ServerStats
 {
     /// <summary>Sum of calls per node of statements whose text matches <paramref name="likePattern"/> (our own stats queries excluded).</summary>
-    /// <remarks>Npgsql's pooled-connection reset (<c>DISCARD ALL</c>) is excluded: it rides on the next query's round trip,
+    /// <remarks>The health monitor's checks (marked <c>/* RoutingSdk:health */</c>) are excluded: they run on their own
+    /// schedule and would otherwise be counted as the application's statements.
+    /// Npgsql's pooled-connection reset (<c>DISCARD ALL</c>) is excluded: it rides on the next query's round trip,
     /// and a reset queued before a measurement window is sent inside it, once per physical pool.</remarks>
     public static async Task<Dictionary<string, long>> CallsAsync(LocalPgCluster cluster, string likePattern)
     {
@@ -17,7 +19,7 @@ public static class ServerStats
             await using var conn = new NpgsqlConnection(cluster.GetConnectionString(node) + ";Pooling=false");
             await conn.OpenAsync();
             await using var cmd = new NpgsqlCommand(
-                "SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements WHERE query ILIKE @p AND query NOT ILIKE '%pg_stat_statements%' AND query NOT ILIKE 'DISCARD ALL%'", conn);
+                "SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements WHERE query ILIKE @p AND query NOT ILIKE '%pg_stat_statements%' AND query NOT ILIKE 'DISCARD ALL%' AND query NOT ILIKE '%RoutingSdk:health%'", conn);
             cmd.Parameters.AddWithValue("p", likePattern);
             result[node] = (long)(await cmd.ExecuteScalarAsync())!;
         }
