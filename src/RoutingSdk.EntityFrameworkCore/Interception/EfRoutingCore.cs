@@ -80,6 +80,12 @@ internal sealed partial class EfRoutingCore(QueryRouter router, IEnumerable<IRou
     private static void Apply(DbContext context, RoutingContextState state, RoutingScope? scope, RouteDecision decision)
     {
         var pool = decision.Pool;
+        if (!state.ExtrasResolved)
+        {
+            state.Extras = ProviderDataSourceExtras.Resolve(context);
+            state.ExtrasResolved = true;
+        }
+
         var target = state.ConnectionFor(pool);
         var relational = state.Relational ??= context.GetService<Microsoft.EntityFrameworkCore.Storage.IRelationalConnection>();
         if (!ReferenceEquals(relational.DbConnection, target))

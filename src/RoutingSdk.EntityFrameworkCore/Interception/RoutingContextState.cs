@@ -26,7 +26,7 @@ internal sealed class RoutingContextState : ConcurrencyDetector, IResettableServ
     /// </summary>
     public Npgsql.NpgsqlConnection ConnectionFor(RoutingPool pool)
     {
-        var source = pool.DataSource;
+        var source = pool.DataSourceFor(Extras);
         foreach (var (s, c) in _connections)
         {
             if (ReferenceEquals(s, source))
@@ -79,6 +79,12 @@ internal sealed class RoutingContextState : ConcurrencyDetector, IResettableServ
 
     /// <summary>EF Core is running an operation of its own on this context.</summary>
     public bool InEfOperation => _operationDepth > 0;
+
+    /// <summary>What the context's UseNpgsql(...) declares for its data source (enums, plugins), carried to every pool; fixed per options.</summary>
+    public DataSourceExtras? Extras { get; set; }
+
+    /// <summary>Whether <see cref="Extras"/> was read from the context's options yet.</summary>
+    public bool ExtrasResolved { get; set; }
 
     /// <summary>A write was announced (SavingChanges, or a non-query command created before its connection opened).</summary>
     public bool PendingWrite { get; set; }

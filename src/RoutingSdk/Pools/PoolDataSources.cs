@@ -7,6 +7,22 @@ namespace RoutingSdk.Pools;
 internal sealed record DataSourceConfiguration(Action<NpgsqlDataSourceBuilder, IServiceProvider?> Configure);
 
 /// <summary>
+/// What another layer declares for its data source (EF Core's <c>UseNpgsql(cs, n =&gt; n.MapEnum&lt;T&gt;().UseNodaTime())</c>:
+/// enum mappings, plugins, a data-source action), to be carried to every pool's data source that layer uses. Two are
+/// the same when their <paramref name="Key"/> is: the same declarations, by type and by code, not by object identity
+/// (EF Core rebuilds its options per scope).
+/// </summary>
+/// <param name="Key">What is declared, e.g. enum CLR type = PostgreSQL type, plugin types, the action's method.</param>
+/// <param name="Configure">Applies the declarations to a pool's builder.</param>
+/// <param name="Source">Where it was declared, for messages (e.g. "UseNpgsql(...) of ErpDb").</param>
+internal sealed record DataSourceExtras(string Key, Action<NpgsqlDataSourceBuilder> Configure, string Source)
+{
+    public bool Equals(DataSourceExtras? other) => other is not null && string.Equals(Key, other.Key, StringComparison.Ordinal);
+
+    public override int GetHashCode() => StringComparer.Ordinal.GetHashCode(Key);
+}
+
+/// <summary>
 /// One <see cref="NpgsqlDataSource"/> per pool (name + effective connection string), shared by EF Core, ADO.NET and
 /// Dapper, the read-your-writes gate and the health monitor, so a pool's <c>MaxPoolSize</c> bounds every connection
 /// RoutingSdk opens to it, and the user's data-source configuration applies on every node. Data sources survive
@@ -14,7 +30,7 @@ internal sealed record DataSourceConfiguration(Action<NpgsqlDataSourceBuilder, I
 /// </summary>
 internal sealed class PoolDataSources : IDisposable, IAsyncDisposable
 {
-    private readonly ConcurrentDictionary<(string Name, string ConnectionString), Lazy<NpgsqlDataSource>> _sources = new();
+    private readonly ConcurrentDictionary<(string Name, string ConnectionString, DataSourceExtras? Extras), Lazy<NpgsqlDataSource>> _sources = new();
     private readonly DataSourceConfiguration[] _configurations;
     private readonly IServiceProvider? _services;
     private int _disposed;
@@ -25,10 +41,15 @@ internal sealed class PoolDataSources : IDisposable, IAsyncDisposable
         _services = services;
     }
 
-    public NpgsqlDataSource For(string poolName, string connectionString)
+    /// <summary>
+    /// The pool's data source; with <paramref name="extras"/>, the one that also carries what another layer declared
+    /// (a data source of its own per distinct declaration, so EF Core's enum mappings never change what the ADO.NET
+    /// path reads).
+    /// </summary>
+    public NpgsqlDataSource For(string poolName, string connectionString, DataSourceExtras? extras = null)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        return _sources.GetOrAdd((poolName, connectionString), key => new Lazy<NpgsqlDataSource>(() => Build(key.Name, key.ConnectionString))).Value;
+        return _sources.GetOrAdd((poolName, connectionString, extras), key => new Lazy<NpgsqlDataSource>(() => Build(key.Name, key.ConnectionString, key.Extras))).Value;
     }
 
     /// <summary>
@@ -37,18 +58,44 @@ internal sealed class PoolDataSources : IDisposable, IAsyncDisposable
     /// </summary>
     public void Clear(string poolName, string connectionString)
     {
-        if (_sources.TryGetValue((poolName, connectionString), out var source) && source.IsValueCreated)
+        foreach (var (key, source) in _sources)
         {
-            source.Value.Clear();
+            if (key.Name == poolName && key.ConnectionString == connectionString && source.IsValueCreated)
+            {
+                source.Value.Clear();
+            }
         }
     }
 
-    private NpgsqlDataSource Build(string poolName, string connectionString)
+    private NpgsqlDataSource Build(string poolName, string connectionString, DataSourceExtras? extras)
     {
         var builder = new NpgsqlDataSourceBuilder(connectionString);
         if (string.IsNullOrEmpty(builder.ConnectionStringBuilder.ApplicationName))
         {
             builder.ConnectionStringBuilder.ApplicationName = "RoutingSdk";
+        }
+
+        if (extras is not null)
+        {
+            var before = builder.ConnectionStringBuilder.ConnectionString;
+            try
+            {
+                extras.Configure(builder);
+            }
+            catch (Exception ex) when (ex is not RoutingException)
+            {
+                throw new RoutingConfigurationException(
+                    [$"Pool '{poolName}': applying the data-source configuration of {extras.Source} failed ({ex.GetType().Name}: {ex.Message}). Fix it there, or move it to AddQueryRouting(...).ConfigureDataSource."]);
+            }
+
+            if (!string.Equals(before, builder.ConnectionStringBuilder.ConnectionString, StringComparison.Ordinal))
+            {
+                // Each pool's node and credentials come from its pool configuration; a connection setting made for
+                // the primary's data source would send a replica pool's connections elsewhere.
+                throw new RoutingConfigurationException(
+                    [$"Pool '{poolName}': the ConfigureDataSource action of {extras.Source} changes the connection string; RoutingSdk takes every pool's connection string from its pool configuration. " +
+                     "Put connection settings in the pools' connection strings, and password or SSL callbacks in AddQueryRouting(...).ConfigureDataSource."]);
+            }
         }
 
         foreach (var configuration in _configurations)

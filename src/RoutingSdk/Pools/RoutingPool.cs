@@ -60,6 +60,10 @@ internal sealed class RoutingPool
     public NpgsqlDataSource DataSource => _dataSource ??= (_dataSources ?? throw new InvalidOperationException($"Pool '{Name}' was built without data sources."))
         .For(Name, ConnectionString);
 
+    /// <summary>The pool's data source carrying <paramref name="extras"/> as well (the shared one without).</summary>
+    public NpgsqlDataSource DataSourceFor(DataSourceExtras? extras) => extras is null ? DataSource
+        : (_dataSources ?? throw new InvalidOperationException($"Pool '{Name}' was built without data sources.")).For(Name, ConnectionString, extras);
+
     public override string ToString() => DisplayName;
 
     private static string DescribeEndpoint(string connectionString)

@@ -129,6 +129,72 @@ public sealed class PoolDataSourceTests(ClusterFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Mappings_declared_only_in_UseNpgsql_work_on_every_node()
+    {
+        // The EF Core provider's documented way, and nothing else: no ConfigureDataSource in AddQueryRouting.
+        var probe = new NodeProbeInterceptor();
+        var services = new ServiceCollection();
+        services.AddQueryRouting(o => EfSchema.Pools(o, _cluster)); // primary, sync1, sync2, async1
+        services.AddDbContext<PluginDb>((sp, o) => o
+            .UseNpgsql(_cluster.PrimaryConnectionString, n => n.MapEnum<Mood>("mood", "ef_plugins").UseNodaTime())
+            .UseQueryRouting(sp)
+            .AddInterceptors(probe));
+        await using var sp = services.BuildServiceProvider(validateScopes: true);
+        var id = Random.Shared.Next(1, int.MaxValue);
+        var at = Instant.FromUtc(2026, 12, 2, 8, 15, 0);
+        var day = new LocalDate(2026, 12, 2);
+
+        await using (var scope = sp.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<PluginDb>();
+            db.Probes.Add(new PluginProbe { Id = id, Mood = Mood.Happy, At = at, Day = day });
+            await db.SaveChangesAsync();
+        }
+
+        var nodes = new HashSet<string>();
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!nodes.IsSupersetOf(["primary", "sync1", "sync2", "async1"]))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"reached only {string.Join(", ", nodes)} in 60 s");
+            foreach (var route in new[] { RouteKind.MasterOnly, RouteKind.ReadReplica, RouteKind.AsyncReplica })
+            {
+                await using var scope = sp.CreateAsyncScope();
+                var db = scope.ServiceProvider.GetRequiredService<PluginDb>();
+                using var routing = RoutingScope.Begin(route);
+                probe.Clear();
+                var row = await db.Probes.AsNoTracking().Where(p => p.Id == id && p.Mood == Mood.Happy).ToListAsync();
+                var node = probe.Seen.Last().Node;
+                if (row.Count == 0)
+                {
+                    Assert.Equal("async1", node); // only the delayed replica may not have the row yet
+                    continue;
+                }
+
+                Assert.Equal((Mood.Happy, at, day), (row[0].Mood, row[0].At, row[0].Day));
+                nodes.Add(node);
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
+    [Fact]
+    public async Task A_UseNpgsql_data_source_action_that_changes_the_connection_string_is_refused_with_the_fix()
+    {
+        var services = new ServiceCollection();
+        services.AddQueryRouting(o => EfSchema.Pools(o, _cluster));
+        services.AddDbContext<PluginDb>((sp, o) => o
+            .UseNpgsql(_cluster.PrimaryConnectionString, n => n.UseNodaTime().ConfigureDataSource(b => b.ConnectionStringBuilder.Host = "primary.example"))
+            .UseQueryRouting(sp));
+        await using var sp = services.BuildServiceProvider();
+        await using var scope = sp.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<PluginDb>();
+        var error = await Assert.ThrowsAsync<RoutingConfigurationException>(() => db.Probes.CountAsync());
+        Assert.Contains("changes the connection string", error.Message);
+        Assert.Contains("UseNpgsql(...) of PluginDb", error.Message);
+    }
+
+    [Fact]
     public async Task MaxPoolSize_bounds_every_connection_RoutingSdk_opens_to_a_node_under_mixed_load()
     {
         const int max = 3;
