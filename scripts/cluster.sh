@@ -453,6 +453,19 @@ cmd_node() { # stop|start name
   done
 }
 
+# Freezes (SIGSTOP) or thaws (SIGCONT) every process of one node: the postmaster and all its children. What a VM
+# freeze, a storage stall or a partition without resets looks like to clients: connections stay open, nothing answers.
+cmd_signal() { # STOP|CONT name
+  local signal=$1 name=${2:-} pid children
+  [[ -n "$name" ]] || die "usage: cluster.sh pause-node|resume-node <${NODES[*]// /|}>"
+  [[ " ${NODES[*]} " == *" $name "* ]] || die "unknown node '$name' (expected one of: ${NODES[*]})"
+  [[ -f "$DIR/$name/postmaster.pid" ]] || die "$name is not running (no $DIR/$name/postmaster.pid)."
+  pid=$(head -1 "$DIR/$name/postmaster.pid")
+  children=$(grep -l "^PPid:[[:space:]]*$pid\$" /proc/[0-9]*/status 2>/dev/null | cut -d/ -f3 || true)
+  # Children first on STOP (none acts on a frozen parent), the postmaster first on CONT.
+  if [[ $signal == STOP ]]; then kill -STOP $children "$pid"; else kill -CONT "$pid" $children; fi
+}
+
 case "${1:-}" in
   start) cmd_start ;;
   stop) cmd_stop ;;
@@ -461,5 +474,7 @@ case "${1:-}" in
   env) cmd_env ;;
   stop-node) cmd_node stop "${2:-}" ;;
   start-node) cmd_node start "${2:-}" ;;
-  *) echo "usage: cluster.sh start|stop|status|destroy|env|stop-node NAME|start-node NAME" >&2; exit 2 ;;
+  pause-node) cmd_signal STOP "${2:-}" ;;
+  resume-node) cmd_signal CONT "${2:-}" ;;
+  *) echo "usage: cluster.sh start|stop|status|destroy|env|stop-node NAME|start-node NAME|pause-node NAME|resume-node NAME" >&2; exit 2 ;;
 esac

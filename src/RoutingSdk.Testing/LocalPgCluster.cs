@@ -113,6 +113,17 @@ public sealed class LocalPgCluster : IAsyncDisposable
     public Task StartNodeAsync(string node, CancellationToken cancellationToken = default) =>
         RunNodeCommandAsync("start-node", node, cancellationToken);
 
+    /// <summary>
+    /// Freezes every process of one node (SIGSTOP): its connections stay open and nothing answers, as in a VM freeze,
+    /// a storage stall or a network partition without resets. Undo with <see cref="ResumeNodeAsync"/>.
+    /// </summary>
+    public Task PauseNodeAsync(string node, CancellationToken cancellationToken = default) =>
+        RunNodeCommandAsync("pause-node", node, cancellationToken);
+
+    /// <summary>Thaws a node frozen by <see cref="PauseNodeAsync"/> (SIGCONT).</summary>
+    public Task ResumeNodeAsync(string node, CancellationToken cancellationToken = default) =>
+        RunNodeCommandAsync("resume-node", node, cancellationToken);
+
     /// <summary>Stops every daemon; the data stays for a fast restart.</summary>
     public Task StopAsync(CancellationToken cancellationToken = default) =>
         RunScriptAsync(_scriptPath, _options, ["stop"], TimeSpan.FromMinutes(2), cancellationToken);

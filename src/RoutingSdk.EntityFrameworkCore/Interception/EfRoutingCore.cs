@@ -45,16 +45,32 @@ internal sealed partial class EfRoutingCore(QueryRouter router, IEnumerable<IRou
         state.OpenFailed = false;
         var scope = RoutingScope.Current;
         var decision = Router.Decide(Request(state, context!), scope, state.ExcludePool);
-        Apply(context!, state, scope, decision);
+        _ = Apply(context!, state, scope, decision);
     }
 
-    public async ValueTask OnOpeningAsync(DbContext? context, CancellationToken cancellationToken)
+    /// <summary>
+    /// As <see cref="OnOpening"/>, and opens the connection itself (the caller suppresses EF Core's open): bounded by
+    /// the node's <see cref="PoolHealth.Lost"/> signal as well as the caller's token, so a connection being
+    /// established to a node that froze (it accepts TCP and answers nothing) is abandoned as soon as the health
+    /// monitor finds it unreachable instead of after the connection string's Timeout.
+    /// </summary>
+    public async ValueTask OnOpeningAsync(DbContext? context, bool open, CancellationToken cancellationToken)
     {
         var state = State(context);
         state.OpenFailed = false;
         var scope = RoutingScope.Current;
         var decision = await Router.DecideAsync(Request(state, context!), scope, state.ExcludePool, cancellationToken).ConfigureAwait(false);
-        Apply(context!, state, scope, decision);
+        var connection = Apply(context!, state, scope, decision);
+        if (!open)
+        {
+            return; // another interceptor suppressed EF Core's open and opens it
+        }
+
+        await NodeWatch.OpenAsync(connection, decision.Pool, cancellationToken, () =>
+        {
+            state.AbortedPool = decision.Pool;
+            state.Forget(connection); // still opening in the background: the next open of this pool gets a new one
+        }).ConfigureAwait(false);
     }
 
     private static RouteRequest Request(RoutingContextState state, DbContext context)
@@ -77,7 +93,7 @@ internal sealed partial class EfRoutingCore(QueryRouter router, IEnumerable<IRou
     /// data source's type mappings and plugins. EF Core opens <c>DbConnection</c> right after this event
     /// (RelationalConnection.OpenInternal → OpenDbConnection), so the new object is the one opened.
     /// </summary>
-    private static void Apply(DbContext context, RoutingContextState state, RoutingScope? scope, RouteDecision decision)
+    private static Npgsql.NpgsqlConnection Apply(DbContext context, RoutingContextState state, RoutingScope? scope, RouteDecision decision)
     {
         var pool = decision.Pool;
         if (!state.ExtrasResolved)
@@ -109,6 +125,8 @@ internal sealed partial class EfRoutingCore(QueryRouter router, IEnumerable<IRou
         {
             state.LastReadPool = pool;
         }
+
+        return target;
     }
 
     /// <summary>The connection closed: nothing is open through routing any more.</summary>
@@ -120,6 +138,16 @@ internal sealed partial class EfRoutingCore(QueryRouter router, IEnumerable<IRou
         }
 
         var state = State(context);
+        if (state.Watch is { } watch)
+        {
+            state.Watch = null;
+            watch.Dispose();
+            if (watch.Aborted)
+            {
+                state.AbortedPool = watch.Pool; // the failure being handled is the node's, whatever Npgsql called it
+            }
+        }
+
         if (state.BindingMayHaveEffect)
         {
             // Read-your-writes: what this connection did is committed now (autocommit statements, or the transaction
@@ -130,6 +158,18 @@ internal sealed partial class EfRoutingCore(QueryRouter router, IEnumerable<IRou
         state.OpenPool = null;
         state.BindingMayHaveEffect = false;
         state.PendingWrite = false;
+    }
+
+    /// <summary>Watches the opened connection's node: if the health monitor finds it unreachable, the connection is aborted.</summary>
+    public static void OnOpened(DbContext? context, System.Data.Common.DbConnection connection)
+    {
+        if (context is null || State(context) is not { OpenPool: { } pool } state || connection is not Npgsql.NpgsqlConnection npgsql)
+        {
+            return;
+        }
+
+        state.Watch?.Dispose();
+        state.Watch = NodeWatch.Start(npgsql, pool);
     }
 
     /// <summary>

@@ -15,8 +15,15 @@ internal sealed class RoutingConnectionInterceptor(EfRoutingCore core) : DbConne
     public override async ValueTask<InterceptionResult> ConnectionOpeningAsync(
         DbConnection connection, ConnectionEventData eventData, InterceptionResult result, CancellationToken cancellationToken = default)
     {
-        await core.OnOpeningAsync(eventData.Context, cancellationToken).ConfigureAwait(false);
-        return result;
+        if (result.IsSuppressed)
+        {
+            await core.OnOpeningAsync(eventData.Context, open: false, cancellationToken).ConfigureAwait(false);
+            return result;
+        }
+
+        // RoutingSdk opens the routed connection itself, bounded by its node's health (see EfRoutingCore.OnOpeningAsync).
+        await core.OnOpeningAsync(eventData.Context, open: true, cancellationToken).ConfigureAwait(false);
+        return InterceptionResult.Suppress();
     }
 
     public override void ConnectionFailed(DbConnection connection, ConnectionErrorEventData eventData) => MarkOpenFailed(eventData);
@@ -36,6 +43,14 @@ internal sealed class RoutingConnectionInterceptor(EfRoutingCore core) : DbConne
         }
 
         static bool connectionIsClosed(DbConnection c) => c.State != System.Data.ConnectionState.Open;
+    }
+
+    public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData) => EfRoutingCore.OnOpened(eventData.Context, connection);
+
+    public override Task ConnectionOpenedAsync(DbConnection connection, ConnectionEndEventData eventData, CancellationToken cancellationToken = default)
+    {
+        EfRoutingCore.OnOpened(eventData.Context, connection);
+        return Task.CompletedTask;
     }
 
     public override void ConnectionClosed(DbConnection connection, ConnectionEndEventData eventData) =>

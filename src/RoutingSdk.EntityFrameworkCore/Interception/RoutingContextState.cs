@@ -19,6 +19,10 @@ internal sealed class RoutingContextState : ConcurrencyDetector, IResettableServ
     /// <summary>EF Core's connection service of this context (where the routed connection is installed).</summary>
     public Microsoft.EntityFrameworkCore.Storage.IRelationalConnection? Relational { get; set; }
 
+    /// <summary>Drops a connection from the per-pool cache (an open abandoned because its node was found unreachable).</summary>
+    public void Forget(Npgsql.NpgsqlConnection connection) =>
+        _connections = [.. _connections.Where(c => !ReferenceEquals(c.Connection, connection))];
+
     /// <summary>
     /// This context's connection to <paramref name="pool"/>: made by the pool's own data source, so enum mappings,
     /// plugins, password providers and logging configured there apply; kept for the context's lifetime (a closed
@@ -86,6 +90,12 @@ internal sealed class RoutingContextState : ConcurrencyDetector, IResettableServ
     /// <summary>Whether <see cref="Extras"/> was read from the context's options yet.</summary>
     public bool ExtrasResolved { get; set; }
 
+    /// <summary>Watches the open connection's node (<see cref="NodeWatch"/>); null while closed.</summary>
+    public NodeWatch? Watch { get; set; }
+
+    /// <summary>The pool whose connection the health monitor aborted in this attempt (its node was unreachable).</summary>
+    public RoutingPool? AbortedPool { get; set; }
+
     /// <summary>A write was announced (SavingChanges, or a non-query command created before its connection opened).</summary>
     public bool PendingWrite { get; set; }
 
@@ -138,6 +148,9 @@ internal sealed class RoutingContextState : ConcurrencyDetector, IResettableServ
     /// <summary>A pooled context is handed out again: nothing of the previous lease carries over.</summary>
     public void ResetState()
     {
+        Watch?.Dispose();
+        Watch = null;
+        AbortedPool = null;
         PendingWrite = false;
         OpenPool = null;
         BindingMayHaveEffect = false;

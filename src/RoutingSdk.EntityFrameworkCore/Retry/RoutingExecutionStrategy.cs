@@ -193,9 +193,12 @@ internal sealed class RoutingExecutionStrategy(IExecutionStrategy inner, Executi
             ExceptionDispatchInfo.Throw(ex);
         }
 
+        var nodeLost = ReferenceEquals(routing.AbortedPool, pool) || NodeWatch.IsLostNodeFailure(pool, ex);
+        routing.AbortedPool = null;
+
         if (pool.AcceptTxSession)
         {
-            var failedPrimary = HandlePrimaryFailure(context, routing, pool, ex);
+            var failedPrimary = HandlePrimaryFailure(context, routing, pool, ex, nodeLost);
             CloseIfOpen(context);
             return failedPrimary;
         }
@@ -211,7 +214,7 @@ internal sealed class RoutingExecutionStrategy(IExecutionStrategy inner, Executi
             ExceptionDispatchInfo.Throw(ex);
         }
 
-        if (!ReadRetryPolicy.ShouldRetry(ex, pool, attempt, router.Topology.Options.ReadRetry, router.Metrics, logger))
+        if (!ReadRetryPolicy.ShouldRetry(ex, pool, attempt, router.Topology.Options.ReadRetry, router.Metrics, logger, nodeLost))
         {
             ExceptionDispatchInfo.Throw(ex);
         }
@@ -232,12 +235,12 @@ internal sealed class RoutingExecutionStrategy(IExecutionStrategy inner, Executi
     /// (a demoted primary, SQLSTATE 25006), or the statement that died was a read. A write that was in flight when the
     /// connection died may have committed: never replayed, reported as <see cref="PrimaryConnectionLostException"/>.
     /// </summary>
-    private RoutingPool HandlePrimaryFailure(DbContext context, RoutingContextState routing, RoutingPool pool, Exception ex)
+    private RoutingPool HandlePrimaryFailure(DbContext context, RoutingContextState routing, RoutingPool pool, Exception ex, bool nodeLost)
     {
         var kind = ReadFailure.Classify(ex, out var postgres);
         var userTransaction = context.Database.CurrentTransaction is not null || System.Transactions.Transaction.Current is not null;
         var connectTimeout = routing.OpenFailed && ex is Npgsql.NpgsqlException { InnerException: TimeoutException } && !ReadFailure.IsPoolExhausted(ex);
-        var nodeGone = kind == ReadFailureKind.ReplicaGone || connectTimeout;
+        var nodeGone = kind == ReadFailureKind.ReplicaGone || connectTimeout || nodeLost;
 
         // The server answered the statement itself with "terminating connection" (a shutdown for a switchover or
         // failover): the statement was cut short and rolled back — unless the commit had already happened locally and

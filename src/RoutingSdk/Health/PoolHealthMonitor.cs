@@ -172,8 +172,9 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
         try
         {
             await using var conn = await OpenAsync(pool, options, cancellationToken).ConfigureAwait(false);
+            using var watchdog = Watchdog(conn, pool, options);
             await using var cmd = new NpgsqlCommand(PrimarySql, conn);
-            cmd.CommandTimeout = CommandTimeoutSeconds(options);
+            cmd.CommandTimeout = 0; // bounded by the watchdog, which asks a frozen server nothing
             var askedAt = Environment.TickCount64;
             await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
@@ -278,13 +279,15 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
     {
         string? problem = null;
         var roleMismatch = false;
+        var lost = false;
         try
         {
             await using var conn = await OpenAsync(pool, options, cancellationToken).ConfigureAwait(false);
+            using var watchdog = Watchdog(conn, pool, options);
             await using var cmd = new NpgsqlCommand(
                 Marker + "SELECT pg_is_in_recovery(), coalesce(substring((SELECT conninfo FROM pg_stat_wal_receiver) FROM '(?:^| )application_name=([^ ]+)'), current_setting('cluster_name')), pg_last_wal_replay_lsn()::text, " +
                 "extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000", conn);
-            cmd.CommandTimeout = CommandTimeoutSeconds(options);
+            cmd.CommandTimeout = 0; // bounded by the watchdog, which asks a frozen server nothing
             await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
             var inRecovery = reader.GetBoolean(0);
@@ -331,9 +334,17 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
         catch (Exception ex) when (ex is NpgsqlException or TimeoutException or OperationCanceledException or IOException && !cancellationToken.IsCancellationRequested)
         {
             problem = $"unreachable: {ex.Message}";
+            lost = true;
         }
 
-        if (pool.Health.RecordBadCheck(problem!, roleMismatch))
+        var evicted = pool.Health.RecordBadCheck(problem!, roleMismatch);
+        if (lost)
+        {
+            // Reads in flight there wait for nothing but their command timeout: abort them, they move elsewhere.
+            pool.Health.MarkLost();
+        }
+
+        if (evicted)
         {
             _router.Metrics.Evictions.Add(1, new KeyValuePair<string, object?>("pool", pool.Name));
             Evicted(_logger, pool.DisplayName, problem!);
@@ -453,15 +464,30 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.CheckTimeout);
+        var open = dataSource.OpenConnectionAsync(timeout.Token).AsTask();
         try
         {
-            return await dataSource.OpenConnectionAsync(timeout.Token).ConfigureAwait(false);
+            // Npgsql does not observe cancellation during the start-up exchange, which a frozen node never answers:
+            // stop waiting at the check timeout, and let the open end (and its connection be disposed) in the background.
+            if (await Task.WhenAny(open, Task.Delay(options.CheckTimeout, cancellationToken)).ConfigureAwait(false) != open)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                _ = open.ContinueWith(static t => t.Result.Dispose(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+                _ = open.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                throw new OperationCanceledException();
+            }
+
+            return await open.ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             throw new TimeoutException($"no connection within Health.CheckTimeout ({options.CheckTimeout.TotalSeconds:0.#} s)");
         }
     }
+
+    /// <summary>Bounds a check's statements by <see cref="HealthMonitorOptions.CheckTimeout"/> without a cancel request.</summary>
+    private static IDisposable Watchdog(NpgsqlConnection connection, RoutingPool pool, HealthMonitorOptions options) =>
+        NodeWatch.AbortAfter(connection, options.CheckTimeout, $"{pool.DisplayName} did not answer the health check within Health.CheckTimeout ({options.CheckTimeout.TotalSeconds:0.#} s)");
 
     private static int CommandTimeoutSeconds(HealthMonitorOptions options) => Math.Max(1, (int)Math.Ceiling(options.CheckTimeout.TotalSeconds));
 

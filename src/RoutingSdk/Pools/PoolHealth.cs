@@ -10,6 +10,23 @@ internal sealed class PoolHealth(PoolHealthRegistry registry)
     private long _evictedUntil;
     private long _lagBits = BitConverter.DoubleToInt64Bits(double.NaN);
     private int _consecutiveGood;
+    private CancellationTokenSource _lost = new();
+
+    /// <summary>
+    /// Cancelled when the health monitor finds the node unreachable; connections in use on it watch this
+    /// (<see cref="NodeWatch"/>) and are aborted. A new token is handed out once the pool is readmitted.
+    /// </summary>
+    public CancellationToken Lost => Volatile.Read(ref _lost).Token;
+
+    /// <summary>The node answers nothing: abort every connection in use on it (on a thread-pool thread, never the caller's).</summary>
+    public void MarkLost()
+    {
+        var lost = Volatile.Read(ref _lost);
+        if (!lost.IsCancellationRequested)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static cts => cts.Cancel(), lost, preferLocal: false);
+        }
+    }
 
     public bool IsAvailable => _available || (!registry.MonitorActive && Environment.TickCount64 >= Interlocked.Read(ref _evictedUntil));
 
@@ -44,6 +61,11 @@ internal sealed class PoolHealth(PoolHealthRegistry registry)
 
     public void MarkAvailable()
     {
+        if (Volatile.Read(ref _lost).IsCancellationRequested)
+        {
+            Volatile.Write(ref _lost, new CancellationTokenSource()); // connections opened from now on are watched anew
+        }
+
         _available = true;
         LastProblem = null;
     }

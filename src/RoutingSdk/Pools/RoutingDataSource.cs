@@ -77,7 +77,7 @@ public sealed class RoutingDataSource : DbDataSource
     /// shutting down, a demoted node) is opened again once a primary is back, within Failover.PrimaryWaitTimeout:
     /// nothing was sent on it, so nothing is repeated.
     /// </summary>
-    private async ValueTask<(NpgsqlConnection Connection, RoutingPool Pool)> OpenRouted(
+    private async ValueTask<(NpgsqlConnection Connection, RoutingPool Pool, NodeWatch Watch)> OpenRouted(
         RouteRequest request, RoutingScope? scope, RoutingPool? exclude, bool async, CancellationToken cancellationToken, StrongBox<RoutingPool?>? chosen = null)
     {
         long deadline = 0;
@@ -94,14 +94,14 @@ public sealed class RoutingDataSource : DbDataSource
             {
                 if (async)
                 {
-                    await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+                    await NodeWatch.OpenAsync(connection, pool, cancellationToken).ConfigureAwait(false);
                 }
                 else
                 {
                     connection.Open();
                 }
 
-                return (connection, pool);
+                return (connection, pool, Watch(connection, pool));
             }
             catch (Exception ex)
             {
@@ -114,7 +114,9 @@ public sealed class RoutingDataSource : DbDataSource
                     connection.Dispose();
                 }
 
-                if (!pool.AcceptTxSession || cancellationToken.IsCancellationRequested || Retry.ReadFailure.Classify(ex, out _) != Retry.ReadFailureKind.ReplicaGone)
+                // Nothing was sent: a primary that is gone (or was found unreachable while we connected) is waited for.
+                if (!pool.AcceptTxSession || cancellationToken.IsCancellationRequested
+                    || (Retry.ReadFailure.Classify(ex, out _) != Retry.ReadFailureKind.ReplicaGone && !NodeWatch.IsLostNodeFailure(pool, ex)))
                 {
                     throw;
                 }
@@ -123,6 +125,23 @@ public sealed class RoutingDataSource : DbDataSource
                 await _router.WaitForPrimaryAfterFailure(pool, ex, deadline, async, cancellationToken).ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>
+    /// Aborts the connection if its node is found unreachable while it is open (a hung node never stalls the caller
+    /// for a whole command timeout); stops watching when the connection closes.
+    /// </summary>
+    private static NodeWatch Watch(NpgsqlConnection connection, RoutingPool pool)
+    {
+        var watch = NodeWatch.Start(connection, pool);
+        connection.StateChange += (_, e) =>
+        {
+            if (e.CurrentState is System.Data.ConnectionState.Closed or System.Data.ConnectionState.Broken)
+            {
+                watch.Dispose();
+            }
+        };
+        return watch;
     }
 
     /// <summary>
@@ -141,9 +160,11 @@ public sealed class RoutingDataSource : DbDataSource
         {
             var request = Request(attempt);
             var chosen = new StrongBox<RoutingPool?>();
+            NodeWatch? opened = null;
             try
             {
-                var (connection, _) = await OpenRouted(request, scope, exclude, async: true, cancellationToken, chosen).ConfigureAwait(false);
+                var (connection, _, watch) = await OpenRouted(request, scope, exclude, async: true, cancellationToken, chosen).ConfigureAwait(false);
+                opened = watch;
                 await using (connection.ConfigureAwait(false))
                 {
                     return await read(connection, cancellationToken).ConfigureAwait(false);
@@ -152,7 +173,9 @@ public sealed class RoutingDataSource : DbDataSource
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested && chosen.Value is { AcceptTxSession: false } pool && !request.InTransaction)
             {
                 // Not in the filter: the policy throws ReplicaReadCancelledException, which a filter would swallow.
-                if (!Retry.ReadRetryPolicy.ShouldRetry(ex, pool, attempt, _router.Topology.Options.ReadRetry, _router.Metrics, _router.Logger))
+                // Aborted while open, or abandoned while opening, because the monitor found the node unreachable.
+                var lost = opened is { Aborted: true } || NodeWatch.IsLostNodeFailure(pool, ex);
+                if (!Retry.ReadRetryPolicy.ShouldRetry(ex, pool, attempt, _router.Topology.Options.ReadRetry, _router.Metrics, _router.Logger, lost))
                 {
                     throw;
                 }

@@ -13,11 +13,17 @@ internal static partial class ReadRetryPolicy
     /// <summary>
     /// Returns <see langword="true"/> to retry on another node; <see langword="false"/> when the original error must
     /// propagate; throws <see cref="ReplicaReadCancelledException"/> for a recovery conflict that cannot be retried.
-    /// A dying replica is evicted either way.
+    /// A dying replica is evicted either way. <c>nodeLost</c>: the connection was aborted because the health monitor
+    /// found its node unreachable (<see cref="NodeWatch"/>), whatever the exception Npgsql raised for it.
     /// </summary>
-    public static bool ShouldRetry(Exception exception, RoutingPool pool, int attempt, ReadRetryOptions options, RoutingMetrics metrics, ILogger logger)
+    public static bool ShouldRetry(Exception exception, RoutingPool pool, int attempt, ReadRetryOptions options, RoutingMetrics metrics, ILogger logger, bool nodeLost = false)
     {
         var kind = ReadFailure.Classify(exception, out var postgres);
+        if (nodeLost && kind == ReadFailureKind.None)
+        {
+            kind = ReadFailureKind.ReplicaGone;
+        }
+
         if (kind == ReadFailureKind.None)
         {
             return false;

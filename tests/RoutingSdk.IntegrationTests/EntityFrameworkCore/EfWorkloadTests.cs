@@ -6,7 +6,7 @@ using RoutingSdk.Testing;
 
 namespace RoutingSdk.IntegrationTests.EntityFrameworkCore;
 
-/// <summary>Workload-level proofs from the servers' own statistics; alone in their collection so the counts are clean.</summary>
+/// <summary>Workload-level proofs from the servers' own statistics (counted per login or table, so tests running in parallel do not disturb them).</summary>
 [Collection(FaultCollection.Name)]
 public sealed class EfWorkloadTests(ClusterFixture fixture)
 {
@@ -83,12 +83,35 @@ public sealed class EfWorkloadTests(ClusterFixture fixture)
     public async Task Routing_adds_no_statement_to_a_routed_query()
     {
         await EfSchema.EnsureAsync(_cluster);
+
+        // A login of its own: other test classes run in parallel, and only this test's statements may be counted.
+        const string user = "stmt_count";
+        await using (var admin = new NpgsqlConnection(_cluster.PrimaryConnectionString))
+        {
+            await admin.OpenAsync();
+            await using var cmd = new NpgsqlCommand($"""
+                DO $$ BEGIN
+                  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{user}') THEN CREATE ROLE {user} LOGIN PASSWORD '{user}'; END IF;
+                END $$;
+                GRANT USAGE ON SCHEMA ef_routing TO {user};
+                GRANT SELECT ON ALL TABLES IN SCHEMA ef_routing TO {user};
+                GRANT pg_monitor TO {user};
+                """, admin);
+            await cmd.ExecuteNonQueryAsync();
+        }
+
+        string As(string cs) => new NpgsqlConnectionStringBuilder(cs) { Username = user, Password = user }.ConnectionString;
         var routedServices = new ServiceCollection();
-        routedServices.AddQueryRouting(o => EfSchema.Pools(o, _cluster));
-        routedServices.AddDbContext<ErpTestDb>((sp, o) => o.UseNpgsql(_cluster.PrimaryConnectionString).UseQueryRouting(sp));
+        routedServices.AddQueryRouting(o =>
+        {
+            o.Pools.Add(new RoutingPoolOptions { Name = "WritePool", Role = PoolRole.Primary, ConnectionString = As(_cluster.PrimaryConnectionString) });
+            o.Pools.Add(new RoutingPoolOptions { Name = "sync1", Role = PoolRole.SyncReplica, ConnectionString = As(_cluster.Sync1ConnectionString) });
+            o.Pools.Add(new RoutingPoolOptions { Name = "sync2", Role = PoolRole.SyncReplica, ConnectionString = As(_cluster.Sync2ConnectionString) });
+        });
+        routedServices.AddDbContext<ErpTestDb>((sp, o) => o.UseNpgsql(As(_cluster.PrimaryConnectionString)).UseQueryRouting(sp));
         await using var routed = routedServices.BuildServiceProvider();
         var plainServices = new ServiceCollection();
-        plainServices.AddDbContext<ErpTestDb>(o => o.UseNpgsql(_cluster.PrimaryConnectionString));
+        plainServices.AddDbContext<ErpTestDb>(o => o.UseNpgsql(As(_cluster.PrimaryConnectionString)));
         await using var plain = plainServices.BuildServiceProvider();
 
         async Task RunAsync(IServiceProvider sp, int count)
@@ -106,13 +129,13 @@ public sealed class EfWorkloadTests(ClusterFixture fixture)
         await RunAsync(plain, 20);
 
         const int n = 200;
-        var before = await ServerStats.CallsAsync(_cluster, "%");
+        var before = await ServerStats.CallsAsync(_cluster, "%", user);
         await RunAsync(routed, n);
-        var routedDelta = ServerStats.Delta(before, await ServerStats.CallsAsync(_cluster, "%"));
+        var routedDelta = ServerStats.Delta(before, await ServerStats.CallsAsync(_cluster, "%", user));
 
-        before = await ServerStats.CallsAsync(_cluster, "%");
+        before = await ServerStats.CallsAsync(_cluster, "%", user);
         await RunAsync(plain, n);
-        var plainDelta = ServerStats.Delta(before, await ServerStats.CallsAsync(_cluster, "%"));
+        var plainDelta = ServerStats.Delta(before, await ServerStats.CallsAsync(_cluster, "%", user));
 
         // The same statements reach the servers, one per query; routing only chose where.
         Assert.Equal(n, plainDelta.Values.Sum());

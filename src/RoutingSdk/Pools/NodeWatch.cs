@@ -1,0 +1,164 @@
+using System.Runtime.CompilerServices;
+using Npgsql;
+#pragma warning disable NPG9001 // NpgsqlConnector is public but marked experimental; only its lifetime members are used.
+using Npgsql.Internal;
+
+namespace RoutingSdk.Pools;
+
+/// <summary>
+/// Ties one open connection to its node's <see cref="PoolHealth.Lost"/> signal: when the health monitor finds the
+/// node unreachable (a hung or partitioned server answers nothing, so the statement would wait for the command
+/// timeout), the connection is aborted at once and the attempt fails fast, to be judged like a dead node (a read
+/// moves to another replica, a write is reported, never re-run). Disposing stops watching.
+/// </summary>
+/// <remarks>
+/// Npgsql has no public abort: <c>NpgsqlCommand.Cancel()</c> first sends PostgreSQL a cancel request and waits for it,
+/// which a hung server never answers. The connection is broken directly instead — <c>NpgsqlConnector.Break</c>, the
+/// method Npgsql's own keepalive uses from another thread — with PostgreSQL cancellation marked as done so that the
+/// statement's reader does not try one either.
+/// </remarks>
+internal sealed class NodeWatch : IDisposable
+{
+    private readonly NpgsqlConnection _connection;
+    private CancellationTokenRegistration _registration;
+    private volatile bool _aborted;
+
+    private NodeWatch(NpgsqlConnection connection, RoutingPool pool)
+    {
+        _connection = connection;
+        Pool = pool;
+    }
+
+    public RoutingPool Pool { get; }
+
+    /// <summary>The connection was aborted because its node was found unreachable: the failure that follows is the node's.</summary>
+    public bool Aborted => _aborted;
+
+    /// <summary>Invoked (on a thread-pool thread) just before the connection is aborted.</summary>
+    public Action<NodeWatch>? OnAbort { get; init; }
+
+    /// <summary>Starts watching an open connection; if the node is already known lost, aborts it now.</summary>
+    public static NodeWatch Start(NpgsqlConnection connection, RoutingPool pool, Action<NodeWatch>? onAbort = null)
+    {
+        var watch = new NodeWatch(connection, pool) { OnAbort = onAbort };
+        watch._registration = pool.Health.Lost.UnsafeRegister(static s => ((NodeWatch)s!).Abort(), watch);
+        return watch;
+    }
+
+    public void Dispose() => _registration.Dispose();
+
+    /// <summary>
+    /// Opens <paramref name="connection"/> bounded by its node's <see cref="PoolHealth.Lost"/> signal as well as the
+    /// caller's token. A node that froze accepts TCP and answers nothing, and Npgsql does not observe cancellation
+    /// during the start-up exchange, so the open would wait for the connection string's Timeout (15 s by default):
+    /// when the node is found unreachable first, the open is abandoned (the connection is disposed once it ends) and
+    /// <see cref="NpgsqlException"/> is thrown after <paramref name="onLost"/> ran. Returns false when abandoned
+    /// before throwing is wanted by the caller (never: it throws).
+    /// </summary>
+    public static async ValueTask OpenAsync(NpgsqlConnection connection, RoutingPool pool, CancellationToken cancellationToken, Action? onLost = null)
+    {
+        var lost = pool.Health.Lost;
+        var open = connection.OpenAsync(cancellationToken);
+        if (!open.IsCompleted && lost.CanBeCanceled)
+        {
+            var abandon = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using (lost.UnsafeRegister(static s => ((TaskCompletionSource)s!).TrySetResult(), abandon))
+            {
+                if (await Task.WhenAny(open, abandon.Task).ConfigureAwait(false) != open)
+                {
+                    _ = open.ContinueWith(static (_, c) => ((NpgsqlConnection)c!).Dispose(), connection, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                    onLost?.Invoke();
+                    throw LostWhileOpening(pool, null);
+                }
+            }
+        }
+
+        try
+        {
+            await open.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or NpgsqlException or TimeoutException
+            && lost.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            onLost?.Invoke();
+            throw LostWhileOpening(pool, ex);
+        }
+    }
+
+    /// <summary>Whether a failure on <paramref name="pool"/> is its node's, now that the monitor found the node unreachable.</summary>
+    public static bool IsLostNodeFailure(RoutingPool pool, Exception exception)
+    {
+        if (!pool.Health.Lost.IsCancellationRequested)
+        {
+            return false;
+        }
+
+        // A connection-level failure (not an error the server answered with) on a node known to be unreachable.
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is PostgresException)
+            {
+                return false;
+            }
+        }
+
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is NpgsqlException or IOException or ObjectDisposedException)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static NpgsqlException LostWhileOpening(RoutingPool pool, Exception? inner) =>
+        new($"RoutingSdk abandoned a connection being opened to {pool.DisplayName}: the health monitor found it unreachable ({pool.Health.LastProblem}).", inner);
+
+    private void Abort()
+    {
+        _aborted = true;
+        OnAbort?.Invoke(this);
+        AbortConnection(_connection, $"RoutingSdk aborted this connection: the health monitor found {Pool.DisplayName} unreachable ({Pool.Health.LastProblem}).");
+    }
+
+    /// <summary>
+    /// Breaks an open connection now, from any thread, without asking the server anything (no cancel request): the
+    /// statement running on it fails at once with an <see cref="NpgsqlException"/>.
+    /// </summary>
+    public static void AbortConnection(NpgsqlConnection connection, string reason)
+    {
+        if (GetConnector(connection) is not { } connector)
+        {
+            return; // closed meanwhile
+        }
+
+        try
+        {
+            SetCancellationPerformed(connector, true); // no cancel request to a server that answers nothing
+            Break(connector, new NpgsqlException(reason), false);
+        }
+        catch (Exception ex) when (ex is MissingMethodException or MissingFieldException or InvalidOperationException or ObjectDisposedException)
+        {
+            // A different Npgsql build, or the connector finished meanwhile: the statement ends by its own timeout.
+        }
+    }
+
+    /// <summary>Aborts <paramref name="connection"/> if it is still in use after <paramref name="limit"/>; dispose to disarm.</summary>
+    public static IDisposable AbortAfter(NpgsqlConnection connection, TimeSpan limit, string reason)
+    {
+        var timer = new CancellationTokenSource(limit);
+        timer.Token.UnsafeRegister(static s => { var (c, r) = ((NpgsqlConnection, string))s!; AbortConnection(c, r); }, (connection, reason));
+        return timer;
+    }
+
+    [UnsafeAccessor(UnsafeAccessorKind.Method, Name = "get_Connector")]
+    private static extern NpgsqlConnector? GetConnector(NpgsqlConnection connection);
+
+    [UnsafeAccessor(UnsafeAccessorKind.Method, Name = "set_PostgresCancellationPerformed")]
+    private static extern void SetCancellationPerformed(NpgsqlConnector connector, bool value);
+
+    [UnsafeAccessor(UnsafeAccessorKind.Method, Name = "Break")]
+    private static extern Exception Break(NpgsqlConnector connector, Exception reason, bool markHostAsOfflineOnConnecting);
+}
