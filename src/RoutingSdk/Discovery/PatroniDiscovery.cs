@@ -8,7 +8,7 @@ namespace RoutingSdk.Discovery;
 internal sealed record PatroniMember(string Name, string Role, string State, string Host, int Port, int? Timeline);
 
 /// <summary>
-/// Reads the cluster from Patroni's REST API and turns its members into pools: leader → Primary, sync_standby →
+/// Reads the cluster from Patroni's REST API and turns its members into pools: leader → Primary, sync_standby (or quorum_standby) →
 /// SyncReplica, any other running replica → AsyncReplica (never used automatically). Members that are not running
 /// (stopped, starting, crashed, still being rebuilt) are left out.
 /// https://patroni.readthedocs.io/en/latest/rest_api.html#cluster-status-endpoint
@@ -90,7 +90,9 @@ internal sealed class PatroniDiscovery : IDisposable
             PoolRole? role = member.Role switch
             {
                 "leader" or "master" or "primary" when member.State == "running" => PoolRole.Primary,
-                "sync_standby" when running => PoolRole.SyncReplica,
+                // quorum_standby: Patroni's synchronous_mode: quorum (ANY n). The health monitor still checks that every
+                // commit waits for it (ANY n covering every candidate) before it serves reads.
+                "sync_standby" or "quorum_standby" when running => PoolRole.SyncReplica,
                 "replica" or "standby_leader" when running => PoolRole.AsyncReplica,
                 _ => null,
             };

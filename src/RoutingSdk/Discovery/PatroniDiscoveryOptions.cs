@@ -9,7 +9,7 @@ public sealed class DiscoveryOptions
 
 /// <summary>
 /// Topology discovery from Patroni: every member becomes a pool named after it — the leader the
-/// <see cref="PoolRole.Primary"/>, each <c>sync_standby</c> a <see cref="PoolRole.SyncReplica"/>, any other running
+/// <see cref="PoolRole.Primary"/>, each <c>sync_standby</c> (and <c>quorum_standby</c>, Patroni's quorum mode) a <see cref="PoolRole.SyncReplica"/>, any other running
 /// replica an <see cref="PoolRole.AsyncReplica"/> (used only by operations that opt in) — and the pools follow every
 /// failover and switchover live. Exclusive with <see cref="RoutingOptions.Pools"/>.
 /// </summary>

@@ -136,7 +136,9 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
         var options = topology.Options.Health;
         // Every Primary-role pool is checked, so that a recovered one is readmitted and a second one is known; the
         // facts of the first one that answers as a primary judge the replicas.
-        var primaryChecks = await Task.WhenAll(topology.WritePools.Where(p => !p.IsPlaceholder).Select(p => CheckPrimaryAsync(p, options, cancellationToken))).ConfigureAwait(false);
+        // A Role=Primary pool that only serves reads (AcceptTxSession=false) is checked as a primary too.
+        var primaries = topology.WritePools.Concat(topology.Pools.Where(p => p.Role == PoolRole.Primary && !p.AcceptTxSession)).Where(p => !p.IsPlaceholder);
+        var primaryChecks = await Task.WhenAll(primaries.Select(p => CheckPrimaryAsync(p, options, cancellationToken))).ConfigureAwait(false);
         var primaryFacts = primaryChecks.FirstOrDefault(f => f.Known) ?? new PrimaryFacts(false, null, new Dictionary<string, string>(StringComparer.Ordinal), null, "");
         var replicas = topology.Pools.Where(p => p.Role != PoolRole.Primary).ToArray();
         var answersAsPrimary = await Task.WhenAll(replicas.Select(p => CheckReplicaAsync(p, primaryFacts, options, cancellationToken))).ConfigureAwait(false);
@@ -264,6 +266,20 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
     }
 
     /// <summary>
+    /// Readmitting a SyncReplica needs more than "commits wait for it now": a standby that only just became synchronous
+    /// (<c>FIRST 1 (a, b)</c> after a left, or any evicted one coming back) may not yet have applied commits that were
+    /// acknowledged by the others before. It is readmitted only by a check that saw it covered and caught up with the
+    /// primary's WAL position taken at that same check; until then its reads could miss a commit a caller was told about.
+    /// </summary>
+    internal static string? CatchUpProblem(string poolName, string node, ulong? replay, ulong? primaryLsn) =>
+        primaryLsn is not ulong lsn ? null
+        : replay is ulong applied && applied >= lsn ? null
+        : $"node '{node}' of SyncReplica pool '{poolName}' is covered by synchronous_standby_names but has not yet applied every commit acknowledged before "
+          + $"(replayed {FormatLsn(replay)}, primary at {FormatLsn(lsn)}): readmitted once it has";
+
+    private static string FormatLsn(ulong? lsn) => lsn is ulong v ? $"{v >> 32:X}/{v & 0xFFFFFFFF:X}" : "nothing";
+
+    /// <summary>
     /// A behind replica's lag. The time since its last replayed transaction overstates it after an idle stretch (an
     /// hour-old transaction, then one new write, would read as an hour of lag); when an earlier check saw the replica
     /// caught up with the primary, nothing it misses is older than that check, so the lag is at most the time since.
@@ -304,6 +320,10 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
             else if (pool.Role == PoolRole.SyncReplica && primary.Known && SyncCoverageProblem(pool, node, primary) is { } coverage)
             {
                 problem = coverage;
+            }
+            else if (pool.Role == PoolRole.SyncReplica && !pool.Health.IsAvailable && primary.Known && CatchUpProblem(pool.Name, node, replay, primary.Lsn) is { } behind)
+            {
+                problem = behind;
             }
             else
             {
@@ -370,9 +390,11 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
         try
         {
             await using var conn = await OpenAsync(primary, options, cancellationToken).ConfigureAwait(false);
+            using var watchdog = Watchdog(conn, primary, options);
             await using var cmd = new NpgsqlCommand(
                 Marker + "SELECT current_setting('synchronous_commit'), current_setting('synchronous_standby_names'); " +
                 Marker + "SELECT application_name, sync_state FROM pg_stat_replication", conn);
+            cmd.CommandTimeout = 0; // bounded by the watchdog
             await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
             var commit = reader.GetString(0);
@@ -401,8 +423,9 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
             try
             {
                 await using var conn = await OpenAsync(pool, options, cancellationToken).ConfigureAwait(false);
+                using var watchdog = Watchdog(conn, pool, options);
                 await using var cmd = new NpgsqlCommand(Marker + "SELECT coalesce(substring((SELECT conninfo FROM pg_stat_wal_receiver) FROM '(?:^| )application_name=([^ ]+)'), current_setting('cluster_name')), current_setting('hot_standby_feedback'), pg_is_in_recovery()", conn);
-                cmd.CommandTimeout = CommandTimeoutSeconds(options);
+                cmd.CommandTimeout = 0; // bounded by the watchdog
                 await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
                 await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
                 var node = reader.GetString(0);
@@ -488,8 +511,6 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
     /// <summary>Bounds a check's statements by <see cref="HealthMonitorOptions.CheckTimeout"/> without a cancel request.</summary>
     private static IDisposable Watchdog(NpgsqlConnection connection, RoutingPool pool, HealthMonitorOptions options) =>
         NodeWatch.AbortAfter(connection, options.CheckTimeout, $"{pool.DisplayName} did not answer the health check within Health.CheckTimeout ({options.CheckTimeout.TotalSeconds:0.#} s)");
-
-    private static int CommandTimeoutSeconds(HealthMonitorOptions options) => Math.Max(1, (int)Math.Ceiling(options.CheckTimeout.TotalSeconds));
 
     private static ulong? ParseLsn(string text) => CausalToken.TryParseLsn(text, out var lsn) ? lsn : null;
 

@@ -386,7 +386,7 @@ internal sealed class QueryRouter : IDisposable
         // A pinned asynchronous replica obeys what any asynchronous read obeys: the operation's lag limit and the
         // read-your-writes gate (AvoidAsyncReplicas).
         var ignoredLag = LagSeen.None;
-        if (pinned is not null && pinned != exclude && pinned.Health.IsAvailable
+        if (pinned is not null && !IsExcluded(pinned, exclude) && pinned.Health.IsAvailable
             && (pinned.Role != PoolRole.AsyncReplica
                 || (route != RouteKind.ReadReplica && !request.AvoidAsyncReplicas && IsUsableAsync(pinned, scope?.MaxLagMilliseconds, exclude, ref ignoredLag))))
         {
@@ -514,7 +514,7 @@ internal sealed class QueryRouter : IDisposable
 
     private static bool IsUsableAsync(RoutingPool pool, int? maxLagMilliseconds, RoutingPool? exclude, ref LagSeen lagging)
     {
-        if (pool == exclude || !pool.Health.IsAvailable)
+        if (IsExcluded(pool, exclude) || !pool.Health.IsAvailable)
         {
             return false;
         }
@@ -539,18 +539,25 @@ internal sealed class QueryRouter : IDisposable
         return true;
     }
 
+    /// <summary>
+    /// The pool a retry must avoid, by name: a reload or a Patroni refresh between attempts builds new pool objects
+    /// for the same nodes, and the failed node must stay excluded across it.
+    /// </summary>
+    internal static bool IsExcluded(RoutingPool pool, RoutingPool? exclude) =>
+        exclude is not null && (ReferenceEquals(pool, exclude) || string.Equals(pool.Name, exclude.Name, StringComparison.OrdinalIgnoreCase));
+
     private RoutingPool? PickWeighted(RoutingPool[] group, RoutingPool? exclude)
     {
         if (group.Length == 1)
         {
             var only = group[0];
-            return only != exclude && only.Health.IsAvailable ? only : null;
+            return !IsExcluded(only, exclude) && only.Health.IsAvailable ? only : null;
         }
 
         double total = 0;
         foreach (var pool in group)
         {
-            if (pool != exclude && pool.Health.IsAvailable)
+            if (!IsExcluded(pool, exclude) && pool.Health.IsAvailable)
             {
                 total += pool.UsageRatio;
             }
@@ -567,7 +574,7 @@ internal sealed class QueryRouter : IDisposable
         RoutingPool? last = null;
         foreach (var pool in group)
         {
-            if (pool == exclude || !pool.Health.IsAvailable)
+            if (IsExcluded(pool, exclude) || !pool.Health.IsAvailable)
             {
                 continue;
             }

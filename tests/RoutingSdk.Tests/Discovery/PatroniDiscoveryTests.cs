@@ -37,6 +37,14 @@ public sealed class PatroniDiscoveryTests
     }
 
     [Fact]
+    public void Quorum_standbys_of_Patronis_quorum_mode_become_sync_pools()
+    {
+        var quorum = Cluster.Replace("\"role\": \"sync_standby\", \"state\": \"streaming\"", "\"role\": \"quorum_standby\", \"state\": \"streaming\"");
+        var pools = PatroniDiscovery.ToPools(Members(quorum), new RoutingPoolOptions { ConnectionString = "Database=erp" });
+        Assert.Equal(["node1:Primary", "node2:SyncReplica", "node3:AsyncReplica"], pools.Select(p => $"{p.Name}:{p.Role}"));
+    }
+
+    [Fact]
     public void During_an_election_there_is_no_primary_and_a_write_waits_then_fails_with_the_cluster_state()
     {
         var election = Cluster.Replace("\"role\": \"leader\", \"state\": \"running\"", "\"role\": \"replica\", \"state\": \"stopped\"");

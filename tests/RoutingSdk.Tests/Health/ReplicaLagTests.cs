@@ -20,4 +20,18 @@ public sealed class ReplicaLagTests
         Assert.True(double.IsNaN(PoolHealthMonitor.ReplicaLag(double.NaN, caughtUpAt: null, now: 50_000))); // nothing replayed yet: unknown
         Assert.Equal(700, PoolHealthMonitor.ReplicaLag(double.NaN, caughtUpAt: 49_300, now: 50_000));
     }
+
+    [Fact]
+    public void An_evicted_sync_replica_is_readmitted_only_once_it_applied_what_the_primary_had()
+    {
+        // FIRST 1 (a, b): b has just become the synchronous standby; commits acknowledged by a alone may be missing on b.
+        var behind = PoolHealthMonitor.CatchUpProblem("sync2", "b", replay: 0x3_0000_0100, primaryLsn: 0x3_0000_0200);
+        Assert.NotNull(behind);
+        Assert.Contains("3/100", behind);
+        Assert.Contains("3/200", behind);
+        Assert.NotNull(PoolHealthMonitor.CatchUpProblem("sync2", "b", replay: null, primaryLsn: 0x200)); // replayed nothing yet
+        Assert.Null(PoolHealthMonitor.CatchUpProblem("sync2", "b", replay: 0x200, primaryLsn: 0x200));
+        Assert.Null(PoolHealthMonitor.CatchUpProblem("sync2", "b", replay: 0x300, primaryLsn: 0x200));
+        Assert.Null(PoolHealthMonitor.CatchUpProblem("sync2", "b", replay: 0x100, primaryLsn: null)); // primary unknown: judged elsewhere
+    }
 }

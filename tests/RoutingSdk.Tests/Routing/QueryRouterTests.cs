@@ -1,3 +1,4 @@
+using RoutingSdk.Pools;
 using RoutingSdk.Routing;
 
 namespace RoutingSdk.Tests.Routing;
@@ -30,6 +31,32 @@ public sealed class QueryRouterTests
         var (router, _, _) = TestTopologies.Router(TestTopologies.Standard());
         var d = Decide(router, RouteRequest.Transaction, route);
         Assert.Equal(("WritePool", RouteDecisionReason.InsideTransaction), (d.PoolName, d.Reason));
+    }
+
+    [Fact]
+    public void A_retry_avoids_the_failed_replica_even_after_the_topology_was_rebuilt()
+    {
+        // The failed attempt's pool comes from an older topology (a reload or Patroni refresh happened in between):
+        // the node is the same, the object is not.
+        var (router, _, _) = TestTopologies.Router(TestTopologies.Standard());
+        var older = RoutingTopology.Build(TestTopologies.Standard(), new PoolHealthRegistry());
+        var failed = older.FindPool("sync2")!;
+        for (var i = 0; i < 50; i++)
+        {
+            using var scope = RoutingScope.Begin(RouteKind.ReadReplica);
+            Assert.Equal("sync1", router.Decide(RouteRequest.Read with { RetryAttempt = 1 }, scope, failed).PoolName);
+        }
+    }
+
+    [Fact]
+    public void A_connection_opened_by_the_caller_under_MasterOnly_says_so_in_its_reason()
+    {
+        // BeginTransaction under [MasterOnly] opens the connection outside an EF Core operation: it may write, and
+        // the operations page counts it as a write.
+        var (router, _, _) = TestTopologies.Router(TestTopologies.Standard());
+        var d = Decide(router, new RouteRequest(false, false, UserOpenedConnection: true), RouteKind.MasterOnly);
+        Assert.Equal(("WritePool", RouteDecisionReason.UserOpenedConnection), (d.PoolName, d.Reason));
+        Assert.True(QueryRouter.MayWrite(d.Reason));
     }
 
     [Fact]
