@@ -36,6 +36,36 @@ public sealed class PatroniDiscoveryTests
         Assert.All(pools, p => Assert.Equal((40, 2.0), (p.MaxPoolSize!.Value, p.UsageRatio)));
     }
 
+    private static QueryRouter ElectionRouter(out RoutingTopology topology)
+    {
+        var election = Cluster.Replace("\"role\": \"leader\", \"state\": \"running\"", "\"role\": \"replica\", \"state\": \"stopped\"");
+        var pools = PatroniDiscovery.ToPools(Members(election), new RoutingPoolOptions { ConnectionString = "Database=erp" });
+        var options = new RoutingOptions { Pools = pools };
+        options.Failover.PrimaryWaitTimeout = TimeSpan.FromMilliseconds(300);
+        topology = RoutingTopology.Build(options, new PoolHealthRegistry(), discovered: true);
+        return new QueryRouter(topology);
+    }
+
+    [Fact]
+    public void During_an_election_an_AsyncReplica_read_after_the_operations_write_uses_a_sync_replica_never_the_placeholder()
+    {
+        var router = ElectionRouter(out _);
+        using var scope = RoutingScope.Begin(RouteKind.AsyncReplica);
+        scope.Operation.MarkWrite(); // read-your-writes: the async replica must have replayed it, which nobody can ask a missing primary
+
+        var d = router.Decide(RouteRequest.Read, scope);
+        Assert.Equal(("node2", RouteDecisionReason.ReplicaBehindOperationWrites), (d.PoolName, d.Reason));
+    }
+
+    [Fact]
+    public async Task During_an_election_GetCausalTokenAsync_waits_for_a_primary_then_names_the_cluster_state()
+    {
+        var router = ElectionRouter(out _);
+        var data = new RoutingDataSource(router);
+        var ex = await Assert.ThrowsAsync<PrimaryUnavailableException>(() => data.GetCausalTokenAsync());
+        Assert.Contains("No primary is available", ex.Message);
+    }
+
     [Fact]
     public void Quorum_standbys_of_Patronis_quorum_mode_become_sync_pools()
     {
