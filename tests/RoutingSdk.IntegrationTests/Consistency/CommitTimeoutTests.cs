@@ -43,4 +43,30 @@ public sealed class CommitTimeoutTests(ClusterFixture fixture) : IAsyncLifetime
         Assert.Equal(AutoTransactionBehavior.WhenNeeded, db.Database.AutoTransactionBehavior);
         Assert.Equal(1, await db.Customers.CountAsync(c => c.Name == name + "-saved"));
     }
+
+    [Fact]
+    public async Task A_cancelled_write_leaves_no_transaction_behind_for_the_next_one()
+    {
+        await using var sp = EfSchema.Services(_cluster, null, o => o.Consistency.CommitTimeout = TimeSpan.FromSeconds(1));
+        await using var scope = sp.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ErpTestDb>();
+        var name = $"cancelled-{Guid.NewGuid():N}";
+
+        // The write runs in a CommitTimeout transaction of its own; the caller cancels it mid-statement.
+        using (var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(500)))
+        {
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
+                db.Database.ExecuteSqlAsync($"INSERT INTO ef_routing.customers(name) SELECT {name} FROM pg_sleep(5)", cancel.Token));
+        }
+
+        Assert.Null(db.Database.CurrentTransaction);
+
+        // The next write commits on its own: visible to another connection, not held in a leftover transaction.
+        Assert.Equal(1, await db.Database.ExecuteSqlAsync($"INSERT INTO ef_routing.customers(name) VALUES ({name + "-next"})"));
+        await using var other = new Npgsql.NpgsqlConnection(_cluster.PrimaryConnectionString);
+        await other.OpenAsync();
+        await using var count = new Npgsql.NpgsqlCommand("SELECT count(*) FROM ef_routing.customers WHERE name LIKE @n", other);
+        count.Parameters.AddWithValue("n", name + "%");
+        Assert.Equal(1L, (long)(await count.ExecuteScalarAsync())!);
+    }
 }

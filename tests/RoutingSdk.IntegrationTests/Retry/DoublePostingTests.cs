@@ -83,6 +83,10 @@ public sealed class DoublePostingTests(ClusterFixture fixture) : IAsyncLifetime
         var error = await Assert.ThrowsAsync<PrimaryConnectionLostException>(() => posting);
         Assert.True(error.CommittedLocally, error.ToString());
         Assert.Equal(1L, await CountAsync(invoice));
+
+        // The commit notice was reported with that failure: the same context's next write succeeds, not re-reported.
+        db.Customers.Add(new Customer { Name = $"after-posting-{invoice}" });
+        Assert.Equal(1, await db.SaveChangesAsync());
     }
 
     private async Task<int> WaitForSyncRepWaitAsync(Task posting)
