@@ -265,31 +265,6 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
         return null;
     }
 
-    /// <summary>
-    /// Readmitting a SyncReplica needs more than "commits wait for it now": a standby that only just became synchronous
-    /// (<c>FIRST 1 (a, b)</c> after a left, or any evicted one coming back) may not yet have applied commits that were
-    /// acknowledged by the others before. It is readmitted only by a check that saw it covered and caught up with the
-    /// primary's WAL position taken at that same check; until then its reads could miss a commit a caller was told about.
-    /// </summary>
-    internal static string? CatchUpProblem(string poolName, string node, ulong? replay, ulong? primaryLsn) =>
-        primaryLsn is not ulong lsn ? null
-        : replay is ulong applied && applied >= lsn ? null
-        : $"node '{node}' of SyncReplica pool '{poolName}' is covered by synchronous_standby_names but has not yet applied every commit acknowledged before "
-          + $"(replayed {FormatLsn(replay)}, primary at {FormatLsn(lsn)}): readmitted once it has";
-
-    private static string FormatLsn(ulong? lsn) => lsn is ulong v ? $"{v >> 32:X}/{v & 0xFFFFFFFF:X}" : "nothing";
-
-    /// <summary>
-    /// A behind replica's lag. The time since its last replayed transaction overstates it after an idle stretch (an
-    /// hour-old transaction, then one new write, would read as an hour of lag); when an earlier check saw the replica
-    /// caught up with the primary, nothing it misses is older than that check, so the lag is at most the time since.
-    /// </summary>
-    internal static double ReplicaLag(double sinceLastReplayMs, long? caughtUpAt, long now)
-    {
-        var bound = caughtUpAt is { } at ? (double)Math.Max(0, now - at) : double.PositiveInfinity;
-        return double.IsNaN(sinceLastReplayMs) ? (double.IsInfinity(bound) ? double.NaN : bound) : Math.Min(sinceLastReplayMs, bound);
-    }
-
     /// <summary>Checks a replica pool; true when its node answers as a primary (not in recovery).</summary>
     private async Task<bool> CheckReplicaAsync(RoutingPool pool, PrimaryFacts primary, HealthMonitorOptions options, CancellationToken cancellationToken)
     {
@@ -321,7 +296,7 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
             {
                 problem = coverage;
             }
-            else if (pool.Role == PoolRole.SyncReplica && !pool.Health.IsAvailable && primary.Known && CatchUpProblem(pool.Name, node, replay, primary.Lsn) is { } behind)
+            else if (pool.Role == PoolRole.SyncReplica && !pool.Health.IsAvailable && primary.Known && ReplicaJudgement.CatchUpProblem(pool.Name, node, replay, primary.Lsn) is { } behind)
             {
                 problem = behind;
             }
@@ -332,7 +307,7 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
                 if (primary.Lsn is ulong primaryLsn && replay is ulong replayLsn && replayLsn < primaryLsn)
                 {
                     lagBytes = (long)(primaryLsn - replayLsn);
-                    lagMs = ReplicaLag(sinceLastReplay, pool.Health.CaughtUpAt, Environment.TickCount64);
+                    lagMs = ReplicaJudgement.ReplicaLag(sinceLastReplay, pool.Health.CaughtUpAt, Environment.TickCount64);
                 }
                 else if (primary.Lsn is not null && replay is not null)
                 {
@@ -372,145 +347,6 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
 
         return roleMismatch;
     }
-
-    /// <summary>Checks the vendor's requirements for synchronous read replicas; every problem with its fix.</summary>
-    public async Task<List<string>> VerifyTopologyAsync(CancellationToken cancellationToken)
-    {
-        var problems = new List<string>();
-        var options = Options;
-        var primary = _router.WritePool;
-        Dictionary<string, string> states;
-        SynchronousStandbyNames? standbyNames;
-        if (primary.IsPlaceholder)
-        {
-            problems.Add($"No primary is known at start ({_router.ClusterState}); writes wait up to Failover.PrimaryWaitTimeout for one.");
-            return problems;
-        }
-
-        try
-        {
-            await using var conn = await OpenAsync(primary, options, cancellationToken).ConfigureAwait(false);
-            using var watchdog = Watchdog(conn, primary, options);
-            await using var cmd = new NpgsqlCommand(
-                Marker + "SELECT current_setting('synchronous_commit'), current_setting('synchronous_standby_names'); " +
-                Marker + "SELECT application_name, sync_state FROM pg_stat_replication", conn);
-            cmd.CommandTimeout = 0; // bounded by the watchdog
-            await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-            var commit = reader.GetString(0);
-            var names = reader.GetString(1);
-            standbyNames = SynchronousStandbyNames.Parse(names);
-            await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
-            states = await ReadSyncStatesAsync(reader, cancellationToken).ConfigureAwait(false);
-            if (commit != "remote_apply")
-            {
-                problems.Add($"Primary pool '{primary.Name}': synchronous_commit is '{commit}'; reads on synchronous replicas may miss rows the primary already committed. Set synchronous_commit = remote_apply.");
-            }
-
-            if (string.IsNullOrWhiteSpace(names))
-            {
-                problems.Add($"Primary pool '{primary.Name}': synchronous_standby_names is empty, so no replica is synchronous. Set it, e.g. 'ANY 2 (replica1, replica2)'.");
-            }
-        }
-        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or IOException)
-        {
-            problems.Add($"Primary pool '{primary.Name}' ({primary.DisplayName}) is unreachable at start: {ex.Message}");
-            return problems;
-        }
-
-        foreach (var pool in _router.Topology.Pools.Where(p => p.Role == PoolRole.SyncReplica))
-        {
-            try
-            {
-                await using var conn = await OpenAsync(pool, options, cancellationToken).ConfigureAwait(false);
-                using var watchdog = Watchdog(conn, pool, options);
-                await using var cmd = new NpgsqlCommand(Marker + "SELECT coalesce(substring((SELECT conninfo FROM pg_stat_wal_receiver) FROM '(?:^| )application_name=([^ ]+)'), current_setting('cluster_name')), current_setting('hot_standby_feedback'), pg_is_in_recovery()", conn);
-                cmd.CommandTimeout = 0; // bounded by the watchdog
-                await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-                await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-                var node = reader.GetString(0);
-                if (!reader.GetBoolean(2))
-                {
-                    problems.Add($"SyncReplica pool '{pool.Name}': node '{node}' is not a standby (pg_is_in_recovery() = false). Point the pool at a replica.");
-                    continue;
-                }
-
-                if (!(states.TryGetValue(node, out var state) && state is "sync" or "quorum"))
-                {
-                    problems.Add($"SyncReplica pool '{pool.Name}': node '{node}' is not in the primary's synchronous quorum (pg_stat_replication.sync_state: {(states.TryGetValue(node, out var s) ? s : "not connected")}). Add it to synchronous_standby_names, or set Role=AsyncReplica.");
-                }
-                else if (standbyNames is not null && !standbyNames.Covers(node, states, out var why))
-                {
-                    problems.Add($"SyncReplica pool '{pool.Name}': node '{node}' may miss committed rows: synchronous_standby_names is '{standbyNames}' ({why}). " +
-                        "List only the replicas that serve reads and make every commit wait for all of them (e.g. 'ANY 2 (sync1, sync2)', or 'ANY 1 (sync1)' while sync2 is out), or set Role=AsyncReplica.");
-                }
-
-                if (reader.GetString(1) != "on")
-                {
-                    problems.Add($"SyncReplica pool '{pool.Name}': node '{node}' has hot_standby_feedback = off; long reads will be cancelled by VACUUM replay. Set hot_standby_feedback = on.");
-                }
-            }
-            catch (Exception ex) when (ex is NpgsqlException or TimeoutException or IOException)
-            {
-                problems.Add($"SyncReplica pool '{pool.Name}' ({pool.DisplayName}) is unreachable at start: {ex.Message}");
-            }
-        }
-
-        return problems;
-    }
-
-    /// <summary>
-    /// Checks use the pool's own data source (the one EF Core and Dapper use), so what they see is what the application
-    /// gets, and <c>MaxPoolSize</c> counts them too; <see cref="HealthMonitorOptions.CheckTimeout"/> bounds each check.
-    /// </summary>
-    private async Task<NpgsqlConnection> OpenAsync(RoutingPool pool, HealthMonitorOptions options, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await OpenWithin(pool.DataSource, options, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && IsPoolWait(ex))
-        {
-            // The pool may just be full (every connection busy with long reports): that says nothing about the node.
-            // Ask through a one-connection side pool (same data-source configuration) before calling it unreachable.
-            // Named apart in pg_stat_activity: this is the one connection per node that may exceed MaxPoolSize.
-            var csb = new NpgsqlConnectionStringBuilder(pool.ConnectionString) { MaxPoolSize = 1, MinPoolSize = 0, ApplicationName = "RoutingSdk health check" };
-            var side = _router.DataSources.For(pool.Name + " (health checks)", csb.ConnectionString);
-            return await OpenWithin(side, options, cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    // Timed out waiting (for a pool slot or for the server), or Npgsql's own "pool exhausted": not proof of a dead node.
-    private static bool IsPoolWait(Exception ex) => ex is TimeoutException || ReadFailure.IsPoolExhausted(ex);
-
-    private static async Task<NpgsqlConnection> OpenWithin(NpgsqlDataSource dataSource, HealthMonitorOptions options, CancellationToken cancellationToken)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(options.CheckTimeout);
-        var open = dataSource.OpenConnectionAsync(timeout.Token).AsTask();
-        try
-        {
-            // Npgsql does not observe cancellation during the start-up exchange, which a frozen node never answers:
-            // stop waiting at the check timeout, and let the open end (and its connection be disposed) in the background.
-            if (await Task.WhenAny(open, Task.Delay(options.CheckTimeout, cancellationToken)).ConfigureAwait(false) != open)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                _ = open.ContinueWith(static t => t.Result.Dispose(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
-                _ = open.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-                throw new OperationCanceledException();
-            }
-
-            return await open.ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            throw new TimeoutException($"no connection within Health.CheckTimeout ({options.CheckTimeout.TotalSeconds:0.#} s)");
-        }
-    }
-
-    /// <summary>Bounds a check's statements by <see cref="HealthMonitorOptions.CheckTimeout"/> without a cancel request.</summary>
-    private static IDisposable Watchdog(NpgsqlConnection connection, RoutingPool pool, HealthMonitorOptions options) =>
-        NodeWatch.AbortAfter(connection, options.CheckTimeout, $"{pool.DisplayName} did not answer the health check within Health.CheckTimeout ({options.CheckTimeout.TotalSeconds:0.#} s)");
 
     private static ulong? ParseLsn(string text) => CausalToken.TryParseLsn(text, out var lsn) ? lsn : null;
 

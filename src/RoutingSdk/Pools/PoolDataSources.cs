@@ -67,6 +67,29 @@ internal sealed class PoolDataSources : IDisposable, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Retires a node's data sources (its pool left the topology, or its connection string changed): no new
+    /// connection is made from them, idle connections close now, and they are disposed after <paramref name="grace"/>
+    /// (an attempt that picked the pool just before the change may still open a connection there).
+    /// </summary>
+    public void Retire(string poolName, string connectionString, TimeSpan grace)
+    {
+        var sideName = poolName + " (health checks)";
+        foreach (var key in _sources.Keys)
+        {
+            if ((key.Name == poolName || key.Name == sideName) && (key.ConnectionString == connectionString || key.Name == sideName)
+                && _sources.TryRemove(key, out var source) && source.IsValueCreated)
+            {
+                var retired = source.Value;
+                retired.Clear();
+                _ = Task.Delay(grace).ContinueWith(static (_, s) => ((NpgsqlDataSource)s!).Dispose(), retired, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+            }
+        }
+    }
+
+    /// <summary>Data sources alive now (for tests and diagnostics).</summary>
+    public int Count => _sources.Count;
+
     private NpgsqlDataSource Build(string poolName, string connectionString, DataSourceExtras? extras)
     {
         var builder = new NpgsqlDataSourceBuilder(connectionString);
