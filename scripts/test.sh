@@ -8,7 +8,7 @@ cd "$repo"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_CLI_USE_MSBUILD_SERVER=0
 export ROUTING_CLUSTER_DIR=${ROUTING_CLUSTER_DIR:-$repo/.cluster-test}
 # Below the kernel's ephemeral port range (32768-60999), so no client socket can hold a port when fault tests
-# restart a node. The demo keeps the documented default 55430.
+# restart a node; different from the demo's default 15430, so that a demo and a test run can share a machine.
 export ROUTING_PG_PORT_BASE=${ROUTING_PG_PORT_BASE:-25430}
 # The Patroni HA cluster of the failover tests (etcd + three nodes + HAProxy), started by their fixture.
 export ROUTING_HA_DIR=${ROUTING_HA_DIR:-$repo/.ha-test}
