@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Restores, builds and runs every test project (unit, integration on a real local cluster, analyzer),
-# then prints one line "N passed, N failed[, N skipped]" and exits non-zero on any failure.
+# Restores, builds and runs every test project (unit, integration on a real local cluster, analyzer), packs the
+# release packages and runs the scripted checks (a consumer project outside the repository among them), then prints one line "N passed, N failed[, N skipped]" and exits non-zero on any failure.
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -77,6 +77,11 @@ for project in tests/*/*.csproj; do
   esac
   run_tests "$project"
 done
+
+# The release packages, as users get them (scripts/pack.sh inspects each); scripts/checks/consumer.sh then uses them
+# from a project outside the repository. Counts as one.
+echo "== pack (scripts/pack.sh)"
+if bash scripts/pack.sh; then passed=$((passed + 1)); else fail_step "scripts/pack.sh"; fi
 
 # Scripted checks that are tests too (each counts as one).
 for check in scripts/checks/*.sh; do
