@@ -5,7 +5,7 @@
 #   scripts/cluster.sh start|stop|status|destroy|env|stop-node NAME|start-node NAME
 #
 # Environment:
-#   ROUTING_PG_PORT_BASE        first port (default 55430): primary, sync1, sync2, async1, write VIP, read VIP
+#   ROUTING_PG_PORT_BASE        first port (default 15430): primary, sync1, sync2, async1, write VIP, read VIP
 #   ROUTING_CLUSTER_DIR         data directory (default <repo>/.cluster)
 #   ROUTING_ASYNC_APPLY_DELAY   recovery_min_apply_delay of async1 (default 2s)
 #   ROUTING_PG_USER / ROUTING_PG_PASSWORD / ROUTING_PG_DATABASE  application login (default routing/routing/routing)
@@ -16,7 +16,7 @@ set -euo pipefail
 
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo_root=$(cd "$script_dir/.." && pwd)
-BASE=${ROUTING_PG_PORT_BASE:-55430}
+BASE=${ROUTING_PG_PORT_BASE:-15430}
 DIR=${ROUTING_CLUSTER_DIR:-$repo_root/.cluster}
 ASYNC_DELAY=${ROUTING_ASYNC_APPLY_DELAY:-2s}
 APP_USER=${ROUTING_PG_USER:-routing}
@@ -60,6 +60,8 @@ ensure_packages() {
   local missing=()
   find_pg_bin >/dev/null || missing+=(postgresql)
   [[ -x "$(haproxy_bin)" ]] || missing+=(haproxy)
+  # ss names the program holding a port (check_ports_free); without it the check can only say "taken".
+  [[ $(id -u) -eq 0 ]] && ! command -v ss >/dev/null 2>&1 && missing+=(iproute2)
   ((${#missing[@]} == 0)) && return 0
   if [[ $(id -u) -ne 0 ]]; then
     die "missing packages: ${missing[*]}. Install them with: sudo apt-get install -y ${missing[*]} (or run this script as root, which installs them)."
@@ -99,7 +101,24 @@ psql_node() { # node sql...
   as_owner "$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d postgres "$@"
 }
 
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Who holds a local TCP port, as "program (pid N)": a listener first, else another socket of a live process bound to
+# it (the client end of an outgoing connection on an ephemeral port blocks bind() too). Sockets no process owns any
+# more (FIN-WAIT and the like, left by a daemon this script just stopped) are not counted: they do not stop a server
+# that binds with SO_REUSEADDR, as PostgreSQL, Patroni, etcd and HAProxy do. Fails when nothing holds the port. Uses
+# ss (iproute2); without it, or for another user's process when not root, it can only say that the port is taken.
+port_holder() { # port
+  local p=$1 lines who
+  if command -v ss >/dev/null 2>&1; then
+    lines=$(ss -Htanp state listening "( sport = :$p )" 2>/dev/null)
+    [[ -n "$lines" ]] || lines=$(ss -Htanp state all exclude listening exclude time-wait "( sport = :$p )" 2>/dev/null | grep -F 'users:((' || true)
+    [[ -n "$lines" ]] || return 1
+    who=$(grep -o '("[^"]*",pid=[0-9]*' <<<"$lines" | sed -E 's/\("([^"]*)",pid=([0-9]*)/\1 (pid \2)/' | sort -u | paste -sd, - | sed 's/,/, /g')
+    echo "${who:-a process of another user (run as root to see which)}"
+    return 0
+  fi
+  (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || return 1
+  echo "an unknown program (install iproute2 for 'ss' to name it)"
+}
 
 # A node runs when its postmaster.pid names a live, non-zombie process.
 node_pid() {
@@ -262,8 +281,16 @@ start_haproxy() {
   haproxy_pid >/dev/null && return 0
   write_haproxy_cfg
   [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$DIR/haproxy.cfg"
-  as_owner "$HAPROXY_BIN" -q -D -f "$DIR/haproxy.cfg" -p "$DIR/haproxy.pid" >>"$DIR/logs/haproxy.log" 2>&1 \
-    || { print_log_tails; die "HAProxy did not start (see $DIR/logs/haproxy.log)."; }
+  # Not -q: quiet mode hides HAProxy's alerts too (a port it cannot bind, a bad line), and the reason it did not start
+  # belongs in the error. No -p: the configuration names the pid file (both at once is itself an alert).
+  local out reason
+  out=$(as_owner "$HAPROXY_BIN" -D -f "$DIR/haproxy.cfg" 2>&1) && { [[ -z "$out" ]] || printf '%s\n' "$out" >>"$DIR/logs/haproxy.log"; return 0; }
+  printf '%s\n' "$out" >>"$DIR/logs/haproxy.log"
+  reason=$(grep -F '[ALERT]' <<<"$out" | sed -E 's/^\[ALERT\] *\([0-9]+\) *: *//' | head -n 3 | paste -sd'|' - | sed 's/|/; /g')
+  # Nothing said at start: the configuration check names a problem in the file, if that is the cause.
+  [[ -n "$reason" ]] || reason=$(as_owner "$HAPROXY_BIN" -c -f "$DIR/haproxy.cfg" 2>&1 | grep -v NOTICE | head -n 3 | paste -sd'|' - | sed 's/|/; /g')
+  print_log_tails
+  die "HAProxy did not start: ${reason:-it exited without a message} (output in $DIR/logs/haproxy.log)."
 }
 
 stop_haproxy() {
@@ -284,16 +311,16 @@ warn_ephemeral_range() {
 }
 
 check_ports_free() {
-  local n p taken=()
+  local n p who taken=()
   for n in "${NODES[@]}"; do
     node_running "$n" && continue
-    p=$(port_of "$n"); port_in_use "$p" && taken+=("$p ($n)")
+    p=$(port_of "$n"); who=$(port_holder "$p") && taken+=("$p ($n) held by $who")
   done
   if ! haproxy_pid >/dev/null; then
-    for n in write_vip read_vip; do p=$(port_of "$n"); port_in_use "$p" && taken+=("$p ($n)"); done
+    for n in write_vip read_vip; do p=$(port_of "$n"); who=$(port_holder "$p") && taken+=("$p ($n) held by $who"); done
   fi
   if ((${#taken[@]} > 0)); then
-    die "port(s) already in use by another program: ${taken[*]}. Stop that program or choose other ports with ROUTING_PG_PORT_BASE=<base> (6 consecutive ports are used)."
+    die "port(s) already in use: $(IFS=";"; echo "${taken[*]}" | sed "s/;/; /g"). Stop that program or choose other ports with ROUTING_PG_PORT_BASE=<base> (6 consecutive ports are used)."
   fi
 }
 

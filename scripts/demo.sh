@@ -12,7 +12,7 @@ if ! command -v dotnet >/dev/null 2>&1; then
 fi
 
 # The sample's appsettings.json points at the default ports.
-export ROUTING_PG_PORT_BASE=55430
+export ROUTING_PG_PORT_BASE=15430
 unset ROUTING_CLUSTER_DIR
 keep=${ROUTING_KEEP_CLUSTER:-0}
 trap '[[ $keep == 1 ]] || scripts/cluster.sh stop >/dev/null 2>&1 || true' EXIT

@@ -6,7 +6,7 @@
 #   scripts/ha-cluster.sh start|stop|status|destroy|env|kill-leader|switchover|stop-node NAME|start-node NAME|leader
 #
 # Environment:
-#   ROUTING_HA_PORT_BASE   first port (default 55450): node1..3 PostgreSQL (+0..+2), node1..3 Patroni REST (+3..+5),
+#   ROUTING_HA_PORT_BASE   first port (default 15450): node1..3 PostgreSQL (+0..+2), node1..3 Patroni REST (+3..+5),
 #                          etcd client (+6), etcd peer (+7), write VIP (+8), read VIP (+9)
 #   ROUTING_HA_DIR         data directory (default <repo>/.ha-cluster)
 #   ROUTING_PG_USER / ROUTING_PG_PASSWORD / ROUTING_PG_DATABASE  application login (default routing/routing/routing)
@@ -17,7 +17,7 @@ set -euo pipefail
 
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo_root=$(cd "$script_dir/.." && pwd)
-BASE=${ROUTING_HA_PORT_BASE:-55450}
+BASE=${ROUTING_HA_PORT_BASE:-15450}
 DIR=${ROUTING_HA_DIR:-$repo_root/.ha-cluster}
 APP_USER=${ROUTING_PG_USER:-routing}
 APP_PASSWORD=${ROUTING_PG_PASSWORD:-routing}
@@ -62,6 +62,8 @@ ensure_packages() {
   command -v patroni >/dev/null 2>&1 || missing+=(patroni)
   command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
   command -v haproxy >/dev/null 2>&1 || [[ -x /usr/sbin/haproxy ]] || missing+=(haproxy)
+  # ss names the program holding a port (check_ports_free); without it the check can only say "taken".
+  [[ $(id -u) -eq 0 ]] && ! command -v ss >/dev/null 2>&1 && missing+=(iproute2)
   [[ -x $PY ]] || missing+=(python3)
   ((${#missing[@]} == 0)) && return 0
   if [[ $(id -u) -ne 0 ]]; then
@@ -95,7 +97,24 @@ as_owner() {
   fi
 }
 
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Who holds a local TCP port, as "program (pid N)": a listener first, else another socket of a live process bound to
+# it (the client end of an outgoing connection on an ephemeral port blocks bind() too). Sockets no process owns any
+# more (FIN-WAIT and the like, left by a daemon this script just stopped) are not counted: they do not stop a server
+# that binds with SO_REUSEADDR, as PostgreSQL, Patroni, etcd and HAProxy do. Fails when nothing holds the port. Uses
+# ss (iproute2); without it, or for another user's process when not root, it can only say that the port is taken.
+port_holder() { # port
+  local p=$1 lines who
+  if command -v ss >/dev/null 2>&1; then
+    lines=$(ss -Htanp state listening "( sport = :$p )" 2>/dev/null)
+    [[ -n "$lines" ]] || lines=$(ss -Htanp state all exclude listening exclude time-wait "( sport = :$p )" 2>/dev/null | grep -F 'users:((' || true)
+    [[ -n "$lines" ]] || return 1
+    who=$(grep -o '("[^"]*",pid=[0-9]*' <<<"$lines" | sed -E 's/\("([^"]*)",pid=([0-9]*)/\1 (pid \2)/' | sort -u | paste -sd, - | sed 's/,/, /g')
+    echo "${who:-a process of another user (run as root to see which)}"
+    return 0
+  fi
+  (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || return 1
+  echo "an unknown program (install iproute2 for 'ss' to name it)"
+}
 
 # A daemon runs when its pid file names a live, non-zombie process.
 pid_alive() { # pidfile
@@ -111,7 +130,7 @@ pid_alive() { # pidfile
 patroni_pid() { pid_alive "$DIR/$1.patroni.pid" || pgrep -f -x "/usr/bin/python3 /usr/bin/patroni $DIR/$1.yml" | head -n1 | grep .; }
 postmaster_pid() { pid_alive "$DIR/$1/postmaster.pid"; }
 etcd_pid() { pid_alive "$DIR/etcd.pid" || pgrep -f "etcd --name routing --data-dir $DIR/etcd" | head -n1 | grep .; }
-haproxy_pid() { pid_alive "$DIR/haproxy.pid" || pgrep -f "haproxy -q -D -f $DIR/haproxy.cfg" | head -n1 | grep .; }
+haproxy_pid() { pid_alive "$DIR/haproxy.pid" || pgrep -f "haproxy (-q )?-D -f $DIR/haproxy.cfg" | head -n1 | grep .; }
 
 print_log_tails() {
   local f
@@ -323,8 +342,16 @@ start_haproxy() {
   haproxy_pid >/dev/null && return 0
   write_haproxy_cfg
   [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$DIR/haproxy.cfg"
-  as_owner "$HAPROXY_BIN" -q -D -f "$DIR/haproxy.cfg" -p "$DIR/haproxy.pid" >>"$DIR/logs/haproxy.log" 2>&1 \
-    || { print_log_tails; die "HAProxy did not start (see $DIR/logs/haproxy.log)."; }
+  # Not -q: quiet mode hides HAProxy's alerts too (a port it cannot bind, a bad line), and the reason it did not start
+  # belongs in the error. No -p: the configuration names the pid file (both at once is itself an alert).
+  local out reason
+  out=$(as_owner "$HAPROXY_BIN" -D -f "$DIR/haproxy.cfg" 2>&1) && { [[ -z "$out" ]] || printf '%s\n' "$out" >>"$DIR/logs/haproxy.log"; return 0; }
+  printf '%s\n' "$out" >>"$DIR/logs/haproxy.log"
+  reason=$(grep -F '[ALERT]' <<<"$out" | sed -E 's/^\[ALERT\] *\([0-9]+\) *: *//' | head -n 3 | paste -sd'|' - | sed 's/|/; /g')
+  # Nothing said at start: the configuration check names a problem in the file, if that is the cause.
+  [[ -n "$reason" ]] || reason=$(as_owner "$HAPROXY_BIN" -c -f "$DIR/haproxy.cfg" 2>&1 | grep -v NOTICE | head -n 3 | paste -sd'|' - | sed 's/|/; /g')
+  print_log_tails
+  die "HAProxy did not start: ${reason:-it exited without a message} (output in $DIR/logs/haproxy.log)."
 }
 
 stop_pidfile_daemon() { # pidfile probe-function
@@ -337,14 +364,14 @@ stop_pidfile_daemon() { # pidfile probe-function
 }
 
 check_ports_free() {
-  local taken=() n p
+  local taken=() n p who
   for n in "${NODES[@]}"; do
     patroni_pid "$n" >/dev/null && continue
-    for p in "$(pg_port "$n")" "$(rest_port "$n")"; do port_in_use "$p" && taken+=("$p ($n)"); done
+    for p in "$(pg_port "$n")" "$(rest_port "$n")"; do who=$(port_holder "$p") && taken+=("$p ($n) held by $who"); done
   done
-  if ! etcd_pid >/dev/null; then for p in $ETCD_PORT $ETCD_PEER_PORT; do port_in_use "$p" && taken+=("$p (etcd)"); done; fi
-  if ! haproxy_pid >/dev/null; then for p in $WRITE_VIP $READ_VIP; do port_in_use "$p" && taken+=("$p (haproxy)"); done; fi
-  ((${#taken[@]} == 0)) || die "port(s) already in use by another program: ${taken[*]}. Stop that program or choose other ports with ROUTING_HA_PORT_BASE=<base> (10 consecutive ports are used)."
+  if ! etcd_pid >/dev/null; then for p in $ETCD_PORT $ETCD_PEER_PORT; do who=$(port_holder "$p") && taken+=("$p (etcd) held by $who"); done; fi
+  if ! haproxy_pid >/dev/null; then for p in $WRITE_VIP $READ_VIP; do who=$(port_holder "$p") && taken+=("$p (haproxy) held by $who"); done; fi
+  ((${#taken[@]} == 0)) || die "port(s) already in use: $(IFS=";"; echo "${taken[*]}" | sed "s/;/; /g"). Stop that program or choose other ports with ROUTING_HA_PORT_BASE=<base> (10 consecutive ports are used)."
 }
 
 # Ready: a running leader and every other member a streaming sync standby, the app login present, the VIPs answering.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Restores, builds and runs every test project (unit, integration on a real local cluster, analyzer),
-# then prints one line "N passed, N failed[, N skipped]" and exits non-zero on any failure.
+# Restores, builds and runs every test project (unit, integration on a real local cluster, analyzer), packs the
+# release packages and runs the scripted checks (a consumer project outside the repository among them), then prints one line "N passed, N failed[, N skipped]" and exits non-zero on any failure.
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -8,7 +8,7 @@ cd "$repo"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_CLI_USE_MSBUILD_SERVER=0
 export ROUTING_CLUSTER_DIR=${ROUTING_CLUSTER_DIR:-$repo/.cluster-test}
 # Below the kernel's ephemeral port range (32768-60999), so no client socket can hold a port when fault tests
-# restart a node. The demo keeps the documented default 55430.
+# restart a node; different from the demo's default 15430, so that a demo and a test run can share a machine.
 export ROUTING_PG_PORT_BASE=${ROUTING_PG_PORT_BASE:-25430}
 # The Patroni HA cluster of the failover tests (etcd + three nodes + HAProxy), started by their fixture.
 export ROUTING_HA_DIR=${ROUTING_HA_DIR:-$repo/.ha-test}
@@ -77,6 +77,11 @@ for project in tests/*/*.csproj; do
   esac
   run_tests "$project"
 done
+
+# The release packages, as users get them (scripts/pack.sh inspects each); scripts/checks/consumer.sh then uses them
+# from a project outside the repository. Counts as one.
+echo "== pack (scripts/pack.sh)"
+if bash scripts/pack.sh; then passed=$((passed + 1)); else fail_step "scripts/pack.sh"; fi
 
 # Scripted checks that are tests too (each counts as one).
 for check in scripts/checks/*.sh; do

@@ -5,8 +5,8 @@ namespace RoutingSdk.Testing;
 /// <summary>Options of <see cref="LocalHaCluster"/>.</summary>
 public sealed class LocalHaClusterOptions
 {
-    /// <summary>First of ten consecutive ports (default: <c>ROUTING_HA_PORT_BASE</c>, else 55450).</summary>
-    public int PortBase { get; set; } = int.TryParse(Environment.GetEnvironmentVariable("ROUTING_HA_PORT_BASE"), out var port) ? port : 55450;
+    /// <summary>First of ten consecutive ports (default: <c>ROUTING_HA_PORT_BASE</c>, else 15450).</summary>
+    public int PortBase { get; set; } = int.TryParse(Environment.GetEnvironmentVariable("ROUTING_HA_PORT_BASE"), out var port) ? port : 15450;
 
     /// <summary>Data directory (default: <c>ROUTING_HA_DIR</c>, else a directory under the temp path named by the port base).</summary>
     public string? DataDirectory { get; set; } = Environment.GetEnvironmentVariable("ROUTING_HA_DIR");

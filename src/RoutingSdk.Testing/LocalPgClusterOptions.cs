@@ -21,7 +21,7 @@ public sealed class LocalPgClusterOptions
 {
     /// <summary>
     /// First of six consecutive ports on 127.0.0.1: primary, sync1, sync2, async1, write VIP, read VIP.
-    /// Defaults to the <c>ROUTING_PG_PORT_BASE</c> environment variable, else 55430.
+    /// Defaults to the <c>ROUTING_PG_PORT_BASE</c> environment variable, else 15430.
     /// </summary>
     public int PortBase { get; set; } = ReadPortBaseFromEnvironment();
 
@@ -64,5 +64,5 @@ public sealed class LocalPgClusterOptions
     }
 
     private static int ReadPortBaseFromEnvironment() =>
-        int.TryParse(Environment.GetEnvironmentVariable("ROUTING_PG_PORT_BASE"), out var port) ? port : 55430;
+        int.TryParse(Environment.GetEnvironmentVariable("ROUTING_PG_PORT_BASE"), out var port) ? port : 15430;
 }

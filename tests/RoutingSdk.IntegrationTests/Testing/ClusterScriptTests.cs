@@ -11,10 +11,15 @@ public sealed class ClusterScriptTests
 {
     private static readonly string Script = Path.Combine(ClusterFixture.RepoRoot, "scripts", "cluster.sh");
 
+    // Clusters of their own, above the shared one's six ports (ROUTING_PG_PORT_BASE, 25430 in scripts/test.sh), so
+    // that two test runs on other bases never meet; below the ephemeral port range, so no client socket holds them.
+    private static readonly int SharedBase =
+        int.TryParse(Environment.GetEnvironmentVariable("ROUTING_PG_PORT_BASE"), out var b) ? b : 25430;
+
     [Fact]
     public async Task Start_twice_is_idempotent_and_destroy_leaves_no_process_and_no_listener()
     {
-        const int portBase = 25470; // below the ephemeral port range: no client socket can hold these
+        var portBase = SharedBase + 40;
         var dir = Path.Combine(Path.GetTempPath(), "routingsdk-script-test-" + Guid.NewGuid().ToString("N")[..8]);
         var env = new Dictionary<string, string> { ["ROUTING_PG_PORT_BASE"] = portBase.ToString(), ["ROUTING_CLUSTER_DIR"] = dir };
         try
@@ -48,9 +53,9 @@ public sealed class ClusterScriptTests
     }
 
     [Fact]
-    public async Task A_taken_port_gives_an_error_naming_the_port()
+    public async Task A_taken_port_gives_an_error_naming_the_port_and_the_program_holding_it()
     {
-        const int portBase = 25480;
+        var portBase = SharedBase + 50;
         var dir = Path.Combine(Path.GetTempPath(), "routingsdk-script-test-" + Guid.NewGuid().ToString("N")[..8]);
         var env = new Dictionary<string, string> { ["ROUTING_PG_PORT_BASE"] = portBase.ToString(), ["ROUTING_CLUSTER_DIR"] = dir };
         using var squatter = new TcpListener(IPAddress.Loopback, portBase + 2);
@@ -59,7 +64,8 @@ public sealed class ClusterScriptTests
         {
             var result = await RunAsync(env, "start");
             Assert.NotEqual(0, result.ExitCode);
-            Assert.Contains($"{portBase + 2} (sync2)", result.StdErr);
+            Assert.Contains($"{portBase + 2} (sync2) held by ", result.StdErr);
+            Assert.Contains($"(pid {Environment.ProcessId})", result.StdErr); // this test process holds it
             Assert.Contains("ROUTING_PG_PORT_BASE", result.StdErr);
         }
         finally
@@ -70,12 +76,44 @@ public sealed class ClusterScriptTests
     }
 
     [Fact]
+    public async Task HAProxy_that_cannot_start_says_why_in_the_error()
+    {
+        // A socket bound to the read VIP's port without listening: invisible to the port check (ss lists no
+        // listener and no connection), so the nodes start and HAProxy's own bind fails, as when a client socket
+        // held the port. The error must carry HAProxy's reason, not point at an empty log.
+        var portBase = SharedBase + 70;
+        var dir = Path.Combine(Path.GetTempPath(), "routingsdk-script-test-" + Guid.NewGuid().ToString("N")[..8]);
+        var env = new Dictionary<string, string> { ["ROUTING_PG_PORT_BASE"] = portBase.ToString(), ["ROUTING_CLUSTER_DIR"] = dir };
+        // Held by python3, not by this process: HAProxy could still bind a port that a .NET socket had only bound
+        // (seen here, even with ReuseAddress off), while a plain bound socket from python3 stops it, as a client's does.
+        using var blocker = Process.Start(new ProcessStartInfo("python3")
+        {
+            ArgumentList = { "-c", $"import socket, time; s = socket.socket(); s.bind(('127.0.0.1', {portBase + 5})); print('bound', flush=True); time.sleep(300)" },
+            RedirectStandardOutput = true,
+        })!;
+        Assert.Equal("bound", await blocker.StandardOutput.ReadLineAsync());
+        try
+        {
+            var result = await RunAsync(env, "start");
+            Assert.NotEqual(0, result.ExitCode);
+            Assert.Contains("HAProxy did not start: ", result.StdErr);
+            Assert.Contains($"cannot bind socket (Address already in use) for [127.0.0.1:{portBase + 5}]", result.StdErr);
+            Assert.Contains("start failed; stopping what this run started", result.StdErr);
+        }
+        finally
+        {
+            blocker.Kill();
+            await RunAsync(env, "destroy");
+        }
+    }
+
+    [Fact]
     public async Task Missing_binaries_without_root_name_the_packages_to_install()
     {
         var dir = Path.Combine(Path.GetTempPath(), "routingsdk-script-test-" + Guid.NewGuid().ToString("N")[..8]);
         var env = new Dictionary<string, string>
         {
-            ["ROUTING_PG_PORT_BASE"] = "25490",
+            ["ROUTING_PG_PORT_BASE"] = (SharedBase + 60).ToString(),
             ["ROUTING_CLUSTER_DIR"] = dir,
             ["ROUTING_PG_ROOT"] = "/nonexistent/postgresql",
             ["ROUTING_HAPROXY_BIN"] = "/nonexistent/haproxy",
