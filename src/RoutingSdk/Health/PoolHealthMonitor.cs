@@ -39,7 +39,27 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
     /// </summary>
     internal HealthMonitorOptions Options => _router.Topology.Options.Health;
 
-    public async Task StartAsync(CancellationToken cancellationToken)
+    /// <summary>Started by the host: with <c>VerifyTopologyAtStart = Fail</c> a problem stops the host from starting.</summary>
+    public Task StartAsync(CancellationToken cancellationToken) => StartCoreAsync(hosted: true, cancellationToken);
+
+    /// <summary>
+    /// Started by the first routing decision when no host does it; a failure is logged, never thrown at a query. The
+    /// application is already serving then, so <c>VerifyTopologyAtStart = Fail</c> cannot stop it: the problems are
+    /// logged as errors and the monitor runs anyway — it is what evicts a replica that is unsafe to read.
+    /// </summary>
+    public async Task StartOnFirstUseAsync()
+    {
+        try
+        {
+            await StartCoreAsync(hosted: false, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            MonitorFailed(_logger, ex);
+        }
+    }
+
+    private async Task StartCoreAsync(bool hosted, CancellationToken cancellationToken)
     {
         var options = Options;
         if (!options.Enabled || Interlocked.Exchange(ref _started, 1) != 0)
@@ -47,40 +67,50 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
             return; // disabled, or already started (by the host or on first use)
         }
 
-        if (options.VerifyTopologyAtStart != TopologyVerification.Off)
-        {
-            var problems = await VerifyTopologyAsync(cancellationToken).ConfigureAwait(false);
-            if (problems.Count > 0 && options.VerifyTopologyAtStart == TopologyVerification.Fail)
-            {
-                throw new RoutingConfigurationException(problems);
-            }
-
-            foreach (var problem in problems)
-            {
-                TopologyProblem(_logger, problem);
-            }
-        }
-
-        await RunOnceAsync(cancellationToken).ConfigureAwait(false);
-        _registry.MonitorActive = true;
+        // Published before the first round: a stop or dispose during it ends it, and no loop starts afterwards.
         var stopping = new CancellationTokenSource();
+        var stopped = stopping.Token;
         _stopping = stopping;
-        using (ExecutionContext.SuppressFlow()) // no caller's TransactionScope or RoutingScope in the checks
-        {
-            _loop = Task.Run(() => LoopAsync(stopping.Token), CancellationToken.None);
-        }
-    }
-
-    /// <summary>Started by the first routing decision when no host does it; a failure is logged, never thrown at a query.</summary>
-    public async Task StartOnFirstUseAsync()
-    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stopped);
         try
         {
-            await StartAsync(CancellationToken.None).ConfigureAwait(false);
+            if (options.VerifyTopologyAtStart != TopologyVerification.Off)
+            {
+                var problems = await VerifyTopologyAsync(linked.Token).ConfigureAwait(false);
+                if (problems.Count > 0 && options.VerifyTopologyAtStart == TopologyVerification.Fail)
+                {
+                    if (hosted)
+                    {
+                        throw new RoutingConfigurationException(problems);
+                    }
+
+                    MonitorFailed(_logger, new RoutingConfigurationException(problems));
+                }
+                else
+                {
+                    foreach (var problem in problems)
+                    {
+                        TopologyProblem(_logger, problem);
+                    }
+                }
+            }
+
+            await RunOnceAsync(linked.Token).ConfigureAwait(false);
         }
-        catch (Exception ex)
+        catch (OperationCanceledException) when (stopped.IsCancellationRequested)
         {
-            MonitorFailed(_logger, ex);
+            return;
+        }
+
+        if (stopped.IsCancellationRequested)
+        {
+            return;
+        }
+
+        _registry.MonitorActive = true;
+        using (ExecutionContext.SuppressFlow()) // no caller's TransactionScope or RoutingScope in the checks
+        {
+            _loop = Task.Run(() => LoopAsync(stopped), CancellationToken.None);
         }
     }
 
@@ -90,12 +120,17 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
     {
         _registry.MonitorActive = false;
         var stopping = Interlocked.Exchange(ref _stopping, null);
-        if (stopping is null || _loop is null)
+        if (stopping is null)
         {
             return;
         }
 
         await stopping.CancelAsync().ConfigureAwait(false);
+        if (_loop is null)
+        {
+            return; // stopped during the first round: StartCoreAsync sees it and starts no loop
+        }
+
         try
         {
             await _loop.WaitAsync(cancellationToken).ConfigureAwait(false);

@@ -1,9 +1,11 @@
 using System.Collections.Concurrent;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 using RoutingSdk.IntegrationTests.EntityFrameworkCore;
 using RoutingSdk.IntegrationTests.Infrastructure;
+using RoutingSdk.Routing;
 using RoutingSdk.Testing;
 
 namespace RoutingSdk.IntegrationTests.Health;
@@ -130,5 +132,65 @@ public sealed class NoHostTests(ClusterFixture fixture) : IAsyncLifetime
                 await _cluster.StartNodeAsync(LocalPgCluster.Async1);
             }
         }
+    }
+
+    [Fact]
+    public async Task With_VerifyTopologyAtStart_Fail_and_no_host_the_monitor_still_runs_and_evicts_an_uncovered_sync_pool()
+    {
+        // async1 configured as a SyncReplica: no commit waits for it, so its reads could miss rows. Start-up
+        // verification fails; without a host nothing can stop the application, so the monitor must still evict it.
+        var services = new ServiceCollection();
+        services.AddQueryRouting(o =>
+        {
+            o.Pools.Add(new RoutingPoolOptions { Name = "primary", Role = PoolRole.Primary, ConnectionString = _cluster.PrimaryConnectionString });
+            o.Pools.Add(new RoutingPoolOptions { Name = "sync1", Role = PoolRole.SyncReplica, ConnectionString = _cluster.Sync1ConnectionString });
+            o.Pools.Add(new RoutingPoolOptions { Name = "wrong", Role = PoolRole.SyncReplica, ConnectionString = _cluster.Async1ConnectionString });
+            o.Health.VerifyTopologyAtStart = TopologyVerification.Fail;
+        });
+        var log = new ConcurrentQueue<string>();
+        services.AddLogging(b => b.AddProvider(new QueueLogger(log)));
+        await using var sp = services.BuildServiceProvider();
+        var data = sp.GetRequiredService<RoutingDataSource>();
+        var router = sp.GetRequiredService<QueryRouter>();
+
+        async Task<string> ReadAsync()
+        {
+            using var scope = RoutingScope.Begin(RouteKind.ReadReplica);
+            return await data.ReadAsync(async (c, ct) =>
+            {
+                await using var cmd = new NpgsqlCommand("SELECT current_setting('cluster_name')", c);
+                return (string)(await cmd.ExecuteScalarAsync(ct))!;
+            });
+        }
+
+        await ReadAsync(); // the first decision starts the monitor
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (router.Topology.FindPool("wrong")!.Health.IsAvailable)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the monitor never evicted the uncovered SyncReplica pool: it is not running. Log:\n" + string.Join("\n", log));
+            await Task.Delay(100);
+        }
+
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal("sync1", await ReadAsync());
+        }
+    }
+
+    /// <summary>Keeps what RoutingSdk logged, for the failure message.</summary>
+    private sealed class QueueLogger(ConcurrentQueue<string> log) : Microsoft.Extensions.Logging.ILoggerProvider, Microsoft.Extensions.Logging.ILogger
+    {
+        public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => this;
+
+        public void Dispose()
+        {
+        }
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => logLevel >= Microsoft.Extensions.Logging.LogLevel.Information;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            log.Enqueue($"{logLevel}: {formatter(state, exception)} {exception?.GetType().Name} {exception?.Message}");
     }
 }
