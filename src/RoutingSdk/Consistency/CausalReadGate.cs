@@ -27,6 +27,7 @@ internal sealed class CausalReadGate
     }
 
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(10);
+    private static readonly TimeSpan MaxPollInterval = TimeSpan.FromMilliseconds(100);
 
     /// <summary>
     /// Decides whether an AsyncReplica read may use <paramref name="pool"/> given what its operation wrote;
@@ -47,6 +48,8 @@ internal sealed class CausalReadGate
             return Answer.Allow; // nothing written, no token to wait for
         }
 
+        // Everything the gate does — asking the primary, opening the replica, polling it — ends by this deadline.
+        var deadline = Environment.TickCount64 + (long)options.ReadYourWritesMaxWait.TotalMilliseconds;
         if (operation.WroteSinceCapture)
         {
             if (router.WritePool is { IsPlaceholder: true })
@@ -56,28 +59,71 @@ internal sealed class CausalReadGate
 
             try
             {
-                var (lsn, timeline) = await PrimaryPosition(router.WritePool, async, cancellationToken).ConfigureAwait(false);
+                var (lsn, timeline) = await PrimaryPosition(router.WritePool, async, cancellationToken, deadline).ConfigureAwait(false);
                 operation.Captured(lsn);
                 operation.RequireTimeline(timeline);
             }
             catch (Exception ex) when (ex is NpgsqlException or TimeoutException && !cancellationToken.IsCancellationRequested)
             {
-                return Answer.AvoidAsyncReplicas; // the primary cannot tell: a synchronous replica has every commit anyway
+                return Answer.AvoidAsyncReplicas; // the primary cannot tell in time: a synchronous replica has every commit anyway
             }
         }
 
         var required = operation.RequiredLsn;
         return required == 0
             ? Answer.Allow
-            : await WaitReplayed(pool, required, operation.Timeline, options.ReadYourWritesMaxWait, async, cancellationToken).ConfigureAwait(false);
+            : await WaitReplayed(pool, required, operation.Timeline, deadline, async, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Opens a connection, giving up at <paramref name="deadline"/> (Environment.TickCount64). The async path does not
+    /// wait for Npgsql's start-up exchange past it (a frozen node never answers it); an abandoned open ends, and its
+    /// connection is disposed, in the background. The sync path is bounded by the connection string's Timeout.
+    /// </summary>
+    private static async ValueTask<NpgsqlConnection> OpenWithin(NpgsqlDataSource dataSource, long deadline, bool async, CancellationToken cancellationToken)
+    {
+        if (!async)
+        {
+            return dataSource.OpenConnection();
+        }
+
+        var open = dataSource.OpenConnectionAsync(cancellationToken).AsTask();
+        var remaining = Math.Max(0, deadline - Environment.TickCount64);
+        if (await Task.WhenAny(open, Task.Delay(TimeSpan.FromMilliseconds(remaining), cancellationToken)).ConfigureAwait(false) != open)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            _ = open.ContinueWith(static t => t.Result.Dispose(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+            _ = open.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            throw new TimeoutException("no connection within Consistency.ReadYourWritesMaxWait");
+        }
+
+        return await open.ConfigureAwait(false);
+    }
+
+    /// <summary>Bounds the statements on <paramref name="connection"/> by <paramref name="deadline"/> (no cancel request to a frozen server).</summary>
+    /// <remarks>
+    /// A short grace past the deadline: a statement that is merely a few milliseconds slow is let finish (breaking a
+    /// healthy connection costs a reconnect); one on a node that stopped answering is broken.
+    /// </remarks>
+    private static IDisposable Watchdog(NpgsqlConnection connection, long deadline) =>
+        NodeWatch.AbortAfter(connection, TimeSpan.FromMilliseconds(Math.Max(1, deadline - Environment.TickCount64) + WatchdogGrace.TotalMilliseconds),
+            "RoutingSdk: read-your-writes check exceeded Consistency.ReadYourWritesMaxWait");
+
+    private static readonly TimeSpan WatchdogGrace = TimeSpan.FromMilliseconds(250);
+
     /// <summary>The primary's current WAL position and timeline (the first 8 hex digits of its WAL file name).</summary>
-    public async ValueTask<(ulong Lsn, int Timeline)> PrimaryPosition(RoutingPool primary, bool async, CancellationToken cancellationToken)
+    public async ValueTask<(ulong Lsn, int Timeline)> PrimaryPosition(RoutingPool primary, bool async, CancellationToken cancellationToken, long deadline = 0)
     {
         var dataSource = primary.DataSource;
-        await using var conn = async ? await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false) : dataSource.OpenConnection();
+        await using var conn = deadline != 0 ? await OpenWithin(dataSource, deadline, async, cancellationToken).ConfigureAwait(false)
+            : async ? await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false) : dataSource.OpenConnection();
+        using var watchdog = deadline != 0 ? Watchdog(conn, deadline) : null;
         await using var cmd = new NpgsqlCommand("SELECT pg_current_wal_lsn()::text, substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)", conn);
+        if (deadline != 0)
+        {
+            cmd.CommandTimeout = 0; // bounded by the watchdog
+        }
+
         await using var reader = async ? await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false) : cmd.ExecuteReader();
         _ = async ? await reader.ReadAsync(cancellationToken).ConfigureAwait(false) : reader.Read();
         var text = reader.GetString(0);
@@ -85,19 +131,18 @@ internal sealed class CausalReadGate
         return CausalToken.TryParseLsn(text, out var lsn) ? (lsn, timeline) : throw new RoutingException($"PostgreSQL returned an LSN RoutingSdk cannot parse: '{text}'.");
     }
 
-    private static async ValueTask<Answer> WaitReplayed(RoutingPool pool, ulong lsn, int timeline, TimeSpan maxWait, bool async, CancellationToken cancellationToken)
+    private static async ValueTask<Answer> WaitReplayed(RoutingPool pool, ulong lsn, int timeline, long deadline, bool async, CancellationToken cancellationToken)
     {
-        var deadline = Environment.TickCount64 + (long)maxWait.TotalMilliseconds;
         try
         {
-            var dataSource = pool.DataSource;
-            await using var conn = async ? await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false) : dataSource.OpenConnection();
+            await using var conn = await OpenWithin(pool.DataSource, deadline, async, cancellationToken).ConfigureAwait(false);
+            using var watchdog = Watchdog(conn, deadline);
 
             // An LSN is a position on one timeline: after a failover the same number on the new timeline may not hold
             // the write. Unless the replica streams the timeline the position was taken on, only the primary is sure.
             if (timeline != 0)
             {
-                await using var tli = new NpgsqlCommand("SELECT coalesce((SELECT received_tli FROM pg_stat_wal_receiver), 0)", conn);
+                await using var tli = new NpgsqlCommand("SELECT coalesce((SELECT received_tli FROM pg_stat_wal_receiver), 0)", conn) { CommandTimeout = 0 };
                 var replicaTimeline = Convert.ToInt32(async ? await tli.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) : tli.ExecuteScalar(), CultureInfo.InvariantCulture);
                 if (replicaTimeline != timeline)
                 {
@@ -105,7 +150,8 @@ internal sealed class CausalReadGate
                 }
             }
 
-            await using var cmd = new NpgsqlCommand("SELECT coalesce(pg_last_wal_replay_lsn() >= @lsn::pg_lsn, false)", conn);
+            await using var cmd = new NpgsqlCommand("SELECT coalesce(pg_last_wal_replay_lsn() >= @lsn::pg_lsn, false)", conn) { CommandTimeout = 0 };
+            var pause = PollInterval;
             cmd.Parameters.AddWithValue("lsn", CausalToken.FormatLsn(lsn));
             while (true)
             {
@@ -119,13 +165,16 @@ internal sealed class CausalReadGate
                     return Answer.AvoidAsyncReplicas;
                 }
 
+                // Back off (10, 20, 40 … 100 ms), never past the deadline.
+                var wait = TimeSpan.FromMilliseconds(Math.Min(pause.TotalMilliseconds, Math.Max(1, deadline - Environment.TickCount64)));
+                pause = TimeSpan.FromMilliseconds(Math.Min(pause.TotalMilliseconds * 2, MaxPollInterval.TotalMilliseconds));
                 if (async)
                 {
-                    await Task.Delay(PollInterval, cancellationToken).ConfigureAwait(false);
+                    await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
                 }
                 else
                 {
-                    Thread.Sleep(PollInterval);
+                    Thread.Sleep(wait);
                 }
             }
         }

@@ -146,11 +146,28 @@ internal sealed class NodeWatch : IDisposable
     }
 
     /// <summary>Aborts <paramref name="connection"/> if it is still in use after <paramref name="limit"/>; dispose to disarm.</summary>
-    public static IDisposable AbortAfter(NpgsqlConnection connection, TimeSpan limit, string reason)
+    /// <remarks>
+    /// Disposing waits for an abort already running: once the caller closes the connection its connector goes back
+    /// to the pool and may serve someone else, who must never be broken by a timer that fired late.
+    /// </remarks>
+    public static IDisposable AbortAfter(NpgsqlConnection connection, TimeSpan limit, string reason) => new Timer(connection, limit, reason);
+
+    private sealed class Timer : IDisposable
     {
-        var timer = new CancellationTokenSource(limit);
-        timer.Token.UnsafeRegister(static s => { var (c, r) = ((NpgsqlConnection, string))s!; AbortConnection(c, r); }, (connection, reason));
-        return timer;
+        private readonly CancellationTokenSource _timer;
+        private readonly CancellationTokenRegistration _registration;
+
+        public Timer(NpgsqlConnection connection, TimeSpan limit, string reason)
+        {
+            _timer = new CancellationTokenSource(limit);
+            _registration = _timer.Token.UnsafeRegister(static s => { var (c, r) = ((NpgsqlConnection, string))s!; AbortConnection(c, r); }, (connection, reason));
+        }
+
+        public void Dispose()
+        {
+            _registration.Dispose(); // waits for a running callback
+            _timer.Dispose();
+        }
     }
 
     [UnsafeAccessor(UnsafeAccessorKind.Method, Name = "get_Connector")]

@@ -119,4 +119,65 @@ public sealed class HungNodeTests(ClusterFixture fixture, ITestOutputHelper outp
         Assert.True(router.Topology.FindPool("sync1")!.Health.IsAvailable, "sync1 was not readmitted after it thawed");
         Assert.Contains(reads, r => r.At > thawedAt && r.Node == "sync1");
     }
+
+    [Fact]
+    public async Task The_read_your_writes_check_on_a_frozen_async_replica_ends_within_its_max_wait()
+    {
+        var services = new ServiceCollection();
+        services.AddQueryRouting(o =>
+        {
+            EfSchema.Pools(o, _cluster);
+            o.Consistency.ReadYourWritesMaxWait = TimeSpan.FromMilliseconds(500);
+        });
+        services.AddDbContext<ErpTestDb>((sp, o) => o.UseNpgsql(_cluster.PrimaryConnectionString).UseQueryRouting(sp));
+        await using var sp = services.BuildServiceProvider();
+        var name = $"gate-{Guid.NewGuid():N}";
+
+        // Warm: async1 serves AsyncReplica reads (its pool holds an idle connection).
+        await using (var warm = sp.CreateAsyncScope())
+        using (RoutingScope.Begin(RouteKind.AsyncReplica))
+        {
+            var db = warm.ServiceProvider.GetRequiredService<ErpTestDb>();
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (await db.Database.SqlQuery<string>($"SELECT current_setting('cluster_name') AS \"Value\"").SingleAsync() != "async1")
+            {
+                Assert.True(DateTime.UtcNow < deadline, "async1 never served an AsyncReplica read");
+                await Task.Delay(200);
+            }
+        }
+
+        string node;
+        var thawed = 0;
+        await _cluster.PauseNodeAsync(LocalPgCluster.Async1);
+        var thaw = Task.Run(async () =>
+        {
+            await Task.Delay(Hang / 2);
+            await _cluster.ResumeNodeAsync(LocalPgCluster.Async1);
+            Volatile.Write(ref thawed, 1);
+        });
+        bool beforeThaw;
+        try
+        {
+            // The operation writes, then reads under [AsyncReplica]: the gate asks frozen async1 whether it replayed
+            // the write. That question must end within ReadYourWritesMaxWait, not at a command timeout (30 s).
+            await using var scope = sp.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<ErpTestDb>();
+            using (RoutingScope.Begin(RouteKind.AsyncReplica, "Invoice.Print", RoutingCategory.PrintForm))
+            {
+                db.Customers.Add(new Customer { Name = name });
+                await db.SaveChangesAsync();
+                node = await db.Database.SqlQuery<string>($"SELECT current_setting('cluster_name') || ':' || count(*) AS \"Value\" FROM ef_routing.customers WHERE name = {name}").SingleAsync();
+            }
+
+            beforeThaw = Volatile.Read(ref thawed) == 0;
+        }
+        finally
+        {
+            await thaw; // async1 runs again whatever happened
+        }
+
+        Assert.True(beforeThaw, $"the read ({node}) waited until async1 was thawed {Hang / 2} after the freeze");
+        // Served by a synchronous replica (every commit is there), with the write visible.
+        Assert.Matches("^sync[12]:1$", node);
+    }
 }
