@@ -247,6 +247,15 @@ internal sealed class RoutingExecutionStrategy(IExecutionStrategy inner, Executi
         // was only waiting for the synchronous replicas (PostgreSQL then warns from SyncRepWaitForLSN first).
         var terminatedBeforeCommit = postgres is { SqlState: Npgsql.PostgresErrorCodes.AdminShutdown or Npgsql.PostgresErrorCodes.CrashShutdown }
             && routing.UnconfirmedCommitNotice is null;
+
+        // 25006 from the primary: a demotion (it became a standby) is waited out; a primary made read-only on purpose
+        // (default_transaction_read_only for maintenance) is not — waiting 30 s, evicting it and reconnecting every
+        // 250 ms would help nobody. Ask the node before acting.
+        if (kind == ReadFailureKind.WriteOnReplica && router.Primary.ConfirmNotDemoted(pool) is { } readOnly)
+        {
+            throw new RoutingException(readOnly, ex);
+        }
+
         if (!userTransaction && !routing.WriteCompletedInAttempt
             && ((routing.OpenFailed && nodeGone) || kind == ReadFailureKind.WriteOnReplica || (nodeGone && (!routing.WriteInFlight || terminatedBeforeCommit))))
         {

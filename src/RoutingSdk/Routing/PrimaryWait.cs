@@ -95,6 +95,35 @@ internal sealed class PrimaryWait(TopologyOwner owner, PoolDataSources dataSourc
         }
     }
 
+    /// <summary>
+    /// A primary refused a write as read-only (SQLSTATE 25006). Returns null when it is (or may be) a demoted node —
+    /// in recovery, or it cannot be asked — so the caller waits for a primary; otherwise the message for a primary
+    /// that is read-only on purpose (nothing was written, nothing is retried, the pool stays in).
+    /// </summary>
+    public string? ConfirmNotDemoted(RoutingPool pool)
+    {
+        try
+        {
+            using var conn = pool.DataSource.OpenConnection();
+            using var watchdog = Pools.NodeWatch.AbortAfter(conn, owner.Topology.Options.Health.CheckTimeout, "RoutingSdk: the demotion check did not answer in time");
+            using var cmd = new Npgsql.NpgsqlCommand("/* RoutingSdk:health */ SELECT pg_is_in_recovery(), current_setting('default_transaction_read_only')", conn) { CommandTimeout = 0 };
+            using var reader = cmd.ExecuteReader();
+            reader.Read();
+            if (reader.GetBoolean(0))
+            {
+                return null; // a standby now: a real demotion
+            }
+
+            return $"The primary {pool.DisplayName} refused the write as read-only (SQLSTATE 25006) but is not in recovery: it is read-only on purpose " +
+                $"(default_transaction_read_only = {reader.GetString(1)}, or a read-only transaction or role setting), e.g. during maintenance. Nothing was written " +
+                "and RoutingSdk does not retry it; run the write again once the primary accepts writes.";
+        }
+        catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException or IOException)
+        {
+            return null; // cannot tell: treat it as the demotion it most likely is
+        }
+    }
+
     /// <summary>Past the deadline: the election did not end in time.</summary>
     public PrimaryUnavailableException Unavailable() => new(ClusterState, owner.Topology.Options.Failover.PrimaryWaitTimeout, null);
 
