@@ -88,7 +88,7 @@ internal sealed class CausalReadGate
         }
 
         var open = dataSource.OpenConnectionAsync(cancellationToken).AsTask();
-        var remaining = Math.Max(0, deadline - Environment.TickCount64);
+        var remaining = Math.Max(0, deadline - Environment.TickCount64) + (long)WatchdogGrace.TotalMilliseconds; // a new physical connection takes a few ms
         if (await Task.WhenAny(open, Task.Delay(TimeSpan.FromMilliseconds(remaining), cancellationToken)).ConfigureAwait(false) != open)
         {
             cancellationToken.ThrowIfCancellationRequested();

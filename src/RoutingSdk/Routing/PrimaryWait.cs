@@ -96,9 +96,10 @@ internal sealed class PrimaryWait(TopologyOwner owner, PoolDataSources dataSourc
     }
 
     /// <summary>
-    /// A primary refused a write as read-only (SQLSTATE 25006). Returns null when it is (or may be) a demoted node —
-    /// in recovery, or it cannot be asked — so the caller waits for a primary; otherwise the message for a primary
-    /// that is read-only on purpose (nothing was written, nothing is retried, the pool stays in).
+    /// A primary refused a write as read-only (SQLSTATE 25006). Asked afresh (through the same pool: behind a VIP
+    /// possibly another node), it is read-only on purpose only if it is not in recovery and sessions start read-only
+    /// (<c>default_transaction_read_only = on</c>): then the message for the caller (nothing was written, nothing is
+    /// retried, the pool stays in). Otherwise, or when it cannot be asked, null: handled as a demotion.
     /// </summary>
     public string? ConfirmNotDemoted(RoutingPool pool)
     {
@@ -109,13 +110,16 @@ internal sealed class PrimaryWait(TopologyOwner owner, PoolDataSources dataSourc
             using var cmd = new Npgsql.NpgsqlCommand("/* RoutingSdk:health */ SELECT pg_is_in_recovery(), current_setting('default_transaction_read_only')", conn) { CommandTimeout = 0 };
             using var reader = cmd.ExecuteReader();
             reader.Read();
-            if (reader.GetBoolean(0))
+            if (reader.GetBoolean(0) || reader.GetString(1) != "on")
             {
-                return null; // a standby now: a real demotion
+                // A standby now: a real demotion. Or a node that would accept our writes: the refusal came from another
+                // node (the old primary behind a VIP that has already moved) or from the statement's own transaction —
+                // either way not maintenance, so the caller goes on as for a demotion.
+                return null;
             }
 
             return $"The primary {pool.DisplayName} refused the write as read-only (SQLSTATE 25006) but is not in recovery: it is read-only on purpose " +
-                $"(default_transaction_read_only = {reader.GetString(1)}, or a read-only transaction or role setting), e.g. during maintenance. Nothing was written " +
+                "(default_transaction_read_only = on for RoutingSdk's login), e.g. during maintenance. Nothing was written " +
                 "and RoutingSdk does not retry it; run the write again once the primary accepts writes.";
         }
         catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException or IOException)
