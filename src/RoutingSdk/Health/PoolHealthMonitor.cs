@@ -107,6 +107,8 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
             return;
         }
 
+        // Lag older than three rounds (each bounded by two check timeouts) is not trusted by decisions.
+        _registry.MaxLagAge = (long)(3 * (options.Interval + 2 * options.CheckTimeout)).TotalMilliseconds;
         _registry.MonitorActive = true;
         using (ExecutionContext.SuppressFlow()) // no caller's TransactionScope or RoutingScope in the checks
         {

@@ -10,6 +10,7 @@ internal sealed class PoolHealth(PoolHealthRegistry registry)
     private long _evictedUntil;
     private long _lagBits = BitConverter.DoubleToInt64Bits(double.NaN);
     private int _consecutiveGood;
+    private long _lagAt;
     private CancellationTokenSource _lost = new();
 
     /// <summary>
@@ -70,7 +71,29 @@ internal sealed class PoolHealth(PoolHealthRegistry registry)
         LastProblem = null;
     }
 
-    public void ReportLag(double milliseconds) => Interlocked.Exchange(ref _lagBits, BitConverter.DoubleToInt64Bits(milliseconds));
+    public void ReportLag(double milliseconds) => ReportLag(milliseconds, Environment.TickCount64);
+
+    /// <summary>Records a lag measured at <paramref name="measuredAt"/> (Environment.TickCount64).</summary>
+    public void ReportLag(double milliseconds, long measuredAt)
+    {
+        Interlocked.Exchange(ref _lagBits, BitConverter.DoubleToInt64Bits(milliseconds));
+        Interlocked.Exchange(ref _lagAt, measuredAt);
+    }
+
+    /// <summary>
+    /// The replay lag a routing decision may trust: NaN (unknown) when the last measurement is older than the
+    /// registry's <see cref="PoolHealthRegistry.MaxLagAge"/> — a monitor that stalls must not leave an old
+    /// "0 ms" standing for a replica that has fallen behind since.
+    /// </summary>
+    public double CurrentLag
+    {
+        get
+        {
+            var lag = LagMilliseconds;
+            var maxAge = registry.MaxLagAge;
+            return maxAge > 0 && Environment.TickCount64 - Interlocked.Read(ref _lagAt) > maxAge ? double.NaN : lag;
+        }
+    }
 
     /// <summary>Records a good check; returns true when this readmitted the pool.</summary>
     public bool RecordGoodCheck(int readmitAfter, string node, double lagMilliseconds, long lagBytes)
@@ -117,4 +140,16 @@ internal sealed class PoolHealthRegistry
     }
 
     public PoolHealth For(string poolName) => _health.GetOrAdd(poolName, _ => new PoolHealth(this));
+
+    /// <summary>
+    /// How old (ms) a lag measurement may be before decisions treat it as unknown; 0 = any age. The monitor sets it
+    /// from its interval and check timeout.
+    /// </summary>
+    public long MaxLagAge
+    {
+        get => Interlocked.Read(ref _maxLagAge);
+        set => Interlocked.Exchange(ref _maxLagAge, value);
+    }
+
+    private long _maxLagAge;
 }

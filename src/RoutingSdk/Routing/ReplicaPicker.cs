@@ -64,8 +64,8 @@ internal sealed class ReplicaPicker(Random random)
 
         if (maxLagMilliseconds is int limit)
         {
-            var lag = pool.Health.LagMilliseconds;
-            // Unknown lag (NaN) never satisfies a limit.
+            var lag = pool.Health.CurrentLag;
+            // Unknown lag (NaN: never measured, or measured too long ago) never satisfies a limit.
             if (double.IsNaN(lag))
             {
                 lagging |= LagSeen.Unknown;

@@ -49,6 +49,23 @@ public sealed class QueryRouterTests
     }
 
     [Fact]
+    public void A_lag_measured_too_long_ago_is_not_trusted()
+    {
+        // The monitor measured 10 ms of lag 10 s ago and has said nothing since (stalled): the replica may have fallen
+        // far behind meanwhile, so an AsyncReplica read with a limit does not go there on that old word.
+        var (router, topology, health) = TestTopologies.Router(TestTopologies.Standard());
+        health.MaxLagAge = 3_000;
+        var async1 = topology.FindPool("async1")!;
+        async1.Health.ReportLag(10, measuredAt: Environment.TickCount64 - 10_000);
+        var stale = Decide(router, RouteRequest.Read, RouteKind.AsyncReplica, maxLag: 1_000);
+        Assert.Equal(RouteDecisionReason.LagUnknown, stale.Reason);
+        Assert.NotEqual("async1", stale.PoolName);
+
+        async1.Health.ReportLag(10, measuredAt: Environment.TickCount64);
+        Assert.Equal("async1", Decide(router, RouteRequest.Read, RouteKind.AsyncReplica, maxLag: 1_000).PoolName);
+    }
+
+    [Fact]
     public void A_connection_opened_by_the_caller_under_MasterOnly_says_so_in_its_reason()
     {
         // BeginTransaction under [MasterOnly] opens the connection outside an EF Core operation: it may write, and
