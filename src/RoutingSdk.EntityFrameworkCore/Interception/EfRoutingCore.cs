@@ -46,6 +46,13 @@ internal sealed partial class EfRoutingCore(QueryRouter router, IEnumerable<IRou
         var scope = RoutingScope.Current;
         var decision = Router.Decide(Request(state, context!), scope, state.ExcludePool);
         _ = Apply(context!, state, scope, decision);
+
+        // EF Core opens it synchronously after this event: never on a node already found unreachable.
+        NodeWatch.ThrowIfLost(decision.Pool, () =>
+        {
+            state.AbortedPool = decision.Pool;
+            state.OpenFailed = true;
+        });
     }
 
     /// <summary>
@@ -69,6 +76,7 @@ internal sealed partial class EfRoutingCore(QueryRouter router, IEnumerable<IRou
         await NodeWatch.OpenAsync(connection, decision.Pool, cancellationToken, () =>
         {
             state.AbortedPool = decision.Pool;
+            state.OpenFailed = true;
             state.Forget(connection); // still opening in the background: the next open of this pool gets a new one
         }).ConfigureAwait(false);
     }

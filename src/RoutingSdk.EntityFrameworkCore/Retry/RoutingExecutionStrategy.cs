@@ -1,4 +1,3 @@
-using System.Runtime.ExceptionServices;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.Logging;
@@ -55,25 +54,24 @@ internal sealed class RoutingExecutionStrategy(IExecutionStrategy inner, Executi
         }
 
         routing.StrategyDepth++;
+        AttemptEngine? engine = null; // made on the first failure: a read that succeeds allocates nothing for it
         try
         {
-            for (var attempt = 0; ; attempt++)
+            while (true)
             {
-                BeginAttempt(routing, attempt);
+                BeginAttempt(routing, engine);
                 try
                 {
                     return operation(context, state);
                 }
                 catch (Exception ex)
                 {
-                    var failedPrimary = HandleFailure(context, routing, attempt, ex);
-                    if (failedPrimary is not null)
+                    var again = RunAgain(context, routing, engine ??= new AttemptEngine(router, logger), ex, async: false, CancellationToken.None);
+                    System.Diagnostics.Debug.Assert(again.IsCompleted, "the synchronous path never awaits");
+                    if (!again.GetAwaiter().GetResult())
                     {
-                        WaitForPrimary(routing, failedPrimary, ex, async: false, CancellationToken.None).GetAwaiter().GetResult();
+                        throw;
                     }
-
-                    // Neither is a read retry (those escalate to the primary): bounded by PrimaryWaitTimeout instead.
-                    attempt -= ex is EfRoutingCore.RerouteToPrimaryException || failedPrimary is not null ? 1 : 0;
                 }
             }
         }
@@ -94,25 +92,22 @@ internal sealed class RoutingExecutionStrategy(IExecutionStrategy inner, Executi
         }
 
         routing.StrategyDepth++;
+        AttemptEngine? engine = null; // made on the first failure: a read that succeeds allocates nothing for it
         try
         {
-            for (var attempt = 0; ; attempt++)
+            while (true)
             {
-                BeginAttempt(routing, attempt);
+                BeginAttempt(routing, engine);
                 try
                 {
                     return await operation(context, state, cancellationToken).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
                 {
-                    var failedPrimary = HandleFailure(context, routing, attempt, ex);
-                    if (failedPrimary is not null)
+                    if (!await RunAgain(context, routing, engine ??= new AttemptEngine(router, logger), ex, async: true, cancellationToken).ConfigureAwait(false))
                     {
-                        await WaitForPrimary(routing, failedPrimary, ex, async: true, cancellationToken).ConfigureAwait(false);
+                        throw;
                     }
-
-                    // Neither is a read retry (those escalate to the primary): bounded by PrimaryWaitTimeout instead.
-                    attempt -= ex is EfRoutingCore.RerouteToPrimaryException || failedPrimary is not null ? 1 : 0;
                 }
             }
         }
@@ -123,18 +118,15 @@ internal sealed class RoutingExecutionStrategy(IExecutionStrategy inner, Executi
         }
     }
 
-    private static void BeginAttempt(RoutingContextState routing, int attempt)
+    private static void BeginAttempt(RoutingContextState routing, AttemptEngine? engine)
     {
-        routing.RetryAttempt = attempt;
+        routing.RetryAttempt = engine?.ReadRetries ?? 0;
+        routing.ExcludePool = engine?.Exclude;
         routing.WroteInAttempt = false;
         routing.WriteInFlight = false;
         routing.WriteCompletedInAttempt = false;
         routing.LastReadPool = null;
         routing.LastOpenedPool = null;
-        if (attempt == 0)
-        {
-            routing.ExcludePool = null;
-        }
     }
 
     private static void EndAttempts(RoutingContextState routing)
@@ -159,125 +151,58 @@ internal sealed class RoutingExecutionStrategy(IExecutionStrategy inner, Executi
         }
     }
 
-    /// <summary>Waits for a primary after <paramref name="failed"/> failed; throws <see cref="PrimaryUnavailableException"/> past the bound.</summary>
-    private ValueTask WaitForPrimary(RoutingContextState routing, RoutingPool failed, Exception ex, bool async, CancellationToken cancellationToken)
-    {
-        if (routing.PrimaryWaitDeadline == 0)
-        {
-            routing.PrimaryWaitDeadline = router.PrimaryWaitDeadline();
-        }
-
-        return router.WaitForPrimaryAfterFailure(failed, ex, routing.PrimaryWaitDeadline, async, cancellationToken);
-    }
-
     /// <summary>
-    /// Returns to retry (with the primary pool to wait for when the primary failed); throws (the original error,
-    /// <see cref="ReplicaReadCancelledException"/>, <see cref="WriteOnReplicaException"/> or
-    /// <see cref="PrimaryConnectionLostException"/>) otherwise.
+    /// Collects what the failed attempt knew from the context's routing state and lets the <see cref="AttemptEngine"/>
+    /// judge it: returns whether to run the attempt again; throws RoutingSdk's exception where it has one.
     /// </summary>
-    private RoutingPool? HandleFailure(DbContext context, RoutingContextState routing, int attempt, Exception ex)
+    private static async ValueTask<bool> RunAgain(DbContext context, RoutingContextState routing, AttemptEngine engine, Exception ex, bool async, CancellationToken cancellationToken)
     {
         if (ex is EfRoutingCore.RerouteToPrimaryException)
         {
             // A .OnPrimary() query met a replica connection before anything was sent: run the attempt on the primary.
             routing.PrimaryRequested = true;
             CloseIfOpen(context);
-            return null;
+            return true;
         }
 
         // The node that failed is the one opened last in this attempt. A failure on the primary (a write, a
         // MasterOnly read) says nothing about the replica that served an earlier read: never evicts it.
-        var pool = routing.LastOpenedPool;
-        if (pool is null)
+        if (routing.LastOpenedPool is not { } pool)
         {
-            ExceptionDispatchInfo.Throw(ex);
+            return false;
         }
 
-        var nodeLost = ReferenceEquals(routing.AbortedPool, pool) || NodeWatch.IsLostNodeFailure(pool, ex);
+        var failed = new FailedAttempt
+        {
+            Pool = pool,
+            Error = ex,
+            NothingSent = routing.OpenFailed,
+            Aborted = ReferenceEquals(routing.AbortedPool, pool),
+            Wrote = routing.WroteInAttempt,
+            EffectInFlight = routing.WriteInFlight,
+            EffectCompleted = routing.WriteCompletedInAttempt,
+            InTransaction = context.Database.CurrentTransaction is not null || System.Transactions.Transaction.Current is not null,
+            CommittedLocally = routing.UnconfirmedCommitNotice is not null,
+        };
         routing.AbortedPool = null;
-
-        if (pool.AcceptTxSession)
+        if (!await engine.RunAgainAsync(failed, async, cancellationToken).ConfigureAwait(false))
         {
-            var failedPrimary = HandlePrimaryFailure(context, routing, pool, ex, nodeLost);
-            CloseIfOpen(context);
-            return failedPrimary;
-        }
-
-        var mayRetry = !routing.WroteInAttempt && context.Database.CurrentTransaction is null && System.Transactions.Transaction.Current is null;
-        if (!mayRetry)
-        {
-            if (ReadFailure.Classify(ex, out var postgres) == ReadFailureKind.WriteOnReplica)
-            {
-                throw new WriteOnReplicaException(pool.Name, postgres!);
-            }
-
-            ExceptionDispatchInfo.Throw(ex);
-        }
-
-        if (!ReadRetryPolicy.ShouldRetry(ex, pool, attempt, router.Topology.Options.ReadRetry, router.Metrics, logger, nodeLost))
-        {
-            ExceptionDispatchInfo.Throw(ex);
+            return false;
         }
 
         // EF Core closed the connection it opened for the failed attempt; make sure before the next open re-routes it.
-        if (routing.OpenPool == pool)
+        if (pool.AcceptTxSession || routing.OpenPool == pool)
         {
             CloseIfOpen(context);
         }
 
-        routing.ExcludePool = pool;
-        return null;
-    }
-
-    /// <summary>
-    /// A failure on the primary during a failover. Safe to run again after waiting for a primary only when nothing
-    /// this attempt sent can have taken effect: the connection never opened, the node refused the write as read-only
-    /// (a demoted primary, SQLSTATE 25006), or the statement that died was a read. A write that was in flight when the
-    /// connection died may have committed: never replayed, reported as <see cref="PrimaryConnectionLostException"/>.
-    /// </summary>
-    private RoutingPool HandlePrimaryFailure(DbContext context, RoutingContextState routing, RoutingPool pool, Exception ex, bool nodeLost)
-    {
-        var kind = ReadFailure.Classify(ex, out var postgres);
-        var userTransaction = context.Database.CurrentTransaction is not null || System.Transactions.Transaction.Current is not null;
-        var connectTimeout = routing.OpenFailed && ex is Npgsql.NpgsqlException { InnerException: TimeoutException } && !ReadFailure.IsPoolExhausted(ex);
-        var nodeGone = kind == ReadFailureKind.ReplicaGone || connectTimeout || nodeLost;
-
-        // The server answered the statement itself with "terminating connection" (a shutdown for a switchover or
-        // failover): the statement was cut short and rolled back — unless the commit had already happened locally and
-        // was only waiting for the synchronous replicas (PostgreSQL then warns from SyncRepWaitForLSN first).
-        var terminatedBeforeCommit = postgres is { SqlState: Npgsql.PostgresErrorCodes.AdminShutdown or Npgsql.PostgresErrorCodes.CrashShutdown }
-            && routing.UnconfirmedCommitNotice is null;
-
-        // 25006 from the primary: a demotion (it became a standby) is waited out; a primary made read-only on purpose
-        // (default_transaction_read_only for maintenance) is not — waiting 30 s, evicting it and reconnecting every
-        // 250 ms would help nobody. Ask the node before acting.
-        if (kind == ReadFailureKind.WriteOnReplica && router.Primary.ConfirmNotDemoted(pool) is { } readOnly)
-        {
-            throw new RoutingException(readOnly, ex);
-        }
-
-        if (!userTransaction && !routing.WriteCompletedInAttempt
-            && ((routing.OpenFailed && nodeGone) || kind == ReadFailureKind.WriteOnReplica || (nodeGone && (!routing.WriteInFlight || terminatedBeforeCommit))))
-        {
-            routing.WriteInFlight = false;
-            return pool;
-        }
-
-        if (nodeGone && (routing.WriteInFlight || routing.WriteCompletedInAttempt))
-        {
-            router.PrimaryFailed(pool, ex.Message);
-            var committedLocally = routing.UnconfirmedCommitNotice is not null;
-            routing.UnconfirmedCommitNotice = null; // reported here, never again on the context's next success
-            throw new PrimaryConnectionLostException(pool.Name, ex, committedLocally);
-        }
-
-        ExceptionDispatchInfo.Throw(ex);
-        return pool;
+        return true;
     }
 
     private static void CloseIfOpen(DbContext context)
     {
-        if (context.Database.GetDbConnection().State != System.Data.ConnectionState.Closed)
+        // Not one still connecting: its open was abandoned (a lost node) and it is disposed once that open ends.
+        if (context.Database.GetDbConnection().State is not (System.Data.ConnectionState.Closed or System.Data.ConnectionState.Connecting))
         {
             context.Database.CloseConnection();
         }

@@ -80,24 +80,17 @@ internal sealed class CausalReadGate
     /// wait for Npgsql's start-up exchange past it (a frozen node never answers it); an abandoned open ends, and its
     /// connection is disposed, in the background. The sync path is bounded by the connection string's Timeout.
     /// </summary>
-    private static async ValueTask<NpgsqlConnection> OpenWithin(NpgsqlDataSource dataSource, long deadline, bool async, CancellationToken cancellationToken)
+    private static async ValueTask<NpgsqlConnection> OpenWithin(RoutingPool pool, long deadline, bool async, CancellationToken cancellationToken)
     {
         if (!async)
         {
-            return dataSource.OpenConnection();
+            NodeWatch.ThrowIfLost(pool);
+            return pool.DataSource.OpenConnection(); // bounded by the connection string's Timeout
         }
 
-        var open = dataSource.OpenConnectionAsync(cancellationToken).AsTask();
-        var remaining = Math.Max(0, deadline - Environment.TickCount64) + (long)WatchdogGrace.TotalMilliseconds; // a new physical connection takes a few ms
-        if (await Task.WhenAny(open, Task.Delay(TimeSpan.FromMilliseconds(remaining), cancellationToken)).ConfigureAwait(false) != open)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            _ = open.ContinueWith(static t => t.Result.Dispose(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
-            _ = open.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-            throw new TimeoutException("no connection within Consistency.ReadYourWritesMaxWait");
-        }
-
-        return await open.ConfigureAwait(false);
+        // A new physical connection takes a few ms: the grace lets one start even at the deadline.
+        var remaining = TimeSpan.FromMilliseconds(Math.Max(0, deadline - Environment.TickCount64)) + WatchdogGrace;
+        return await NodeWatch.OpenAsync(pool.DataSource, pool, remaining, "Consistency.ReadYourWritesMaxWait", cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Bounds the statements on <paramref name="connection"/> by <paramref name="deadline"/> (no cancel request to a frozen server).</summary>
@@ -115,7 +108,7 @@ internal sealed class CausalReadGate
     public async ValueTask<(ulong Lsn, int Timeline)> PrimaryPosition(RoutingPool primary, bool async, CancellationToken cancellationToken, long deadline = 0)
     {
         var dataSource = primary.DataSource;
-        await using var conn = deadline != 0 ? await OpenWithin(dataSource, deadline, async, cancellationToken).ConfigureAwait(false)
+        await using var conn = deadline != 0 ? await OpenWithin(primary, deadline, async, cancellationToken).ConfigureAwait(false)
             : async ? await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false) : dataSource.OpenConnection();
         using var watchdog = deadline != 0 ? Watchdog(conn, deadline) : null;
         await using var cmd = new NpgsqlCommand("SELECT pg_current_wal_lsn()::text, substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)", conn);
@@ -135,7 +128,7 @@ internal sealed class CausalReadGate
     {
         try
         {
-            await using var conn = await OpenWithin(pool.DataSource, deadline, async, cancellationToken).ConfigureAwait(false);
+            await using var conn = await OpenWithin(pool, deadline, async, cancellationToken).ConfigureAwait(false);
             using var watchdog = Watchdog(conn, deadline);
 
             // An LSN is a position on one timeline: after a failover the same number on the new timeline may not hold

@@ -37,30 +37,10 @@ internal sealed partial class PoolHealthMonitor
     // Timed out waiting (for a pool slot or for the server), or Npgsql's own "pool exhausted": not proof of a dead node.
     private static bool IsPoolWait(Exception ex) => ex is TimeoutException || ReadFailure.IsPoolExhausted(ex);
 
-    private static async Task<NpgsqlConnection> OpenWithin(NpgsqlDataSource dataSource, HealthMonitorOptions options, CancellationToken cancellationToken)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(options.CheckTimeout);
-        var open = dataSource.OpenConnectionAsync(timeout.Token).AsTask();
-        try
-        {
-            // Npgsql does not observe cancellation during the start-up exchange, which a frozen node never answers:
-            // stop waiting at the check timeout, and let the open end (and its connection be disposed) in the background.
-            if (await Task.WhenAny(open, Task.Delay(options.CheckTimeout, cancellationToken)).ConfigureAwait(false) != open)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                _ = open.ContinueWith(static t => t.Result.Dispose(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
-                _ = open.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-                throw new OperationCanceledException();
-            }
-
-            return await open.ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            throw new TimeoutException($"no connection within Health.CheckTimeout ({options.CheckTimeout.TotalSeconds:0.#} s)");
-        }
-    }
+    // A frozen node accepts TCP and answers nothing: NodeWatch abandons the open at the check timeout. Not bounded by
+    // the node's Lost signal: these checks are what readmits a node found lost.
+    private static ValueTask<NpgsqlConnection> OpenWithin(NpgsqlDataSource dataSource, HealthMonitorOptions options, CancellationToken cancellationToken) =>
+        NodeWatch.OpenAsync(dataSource, null, options.CheckTimeout, "Health.CheckTimeout", cancellationToken);
 
     /// <summary>Bounds a check's statements by <see cref="HealthMonitorOptions.CheckTimeout"/> without a cancel request.</summary>
     private static IDisposable Watchdog(NpgsqlConnection connection, RoutingPool pool, HealthMonitorOptions options) =>

@@ -13,6 +13,9 @@ namespace RoutingSdk.Health;
 /// <summary>The per-node checks of one round: the primary (role, WAL position, synchronous standbys) and each replica (role, coverage, lag).</summary>
 internal sealed partial class PoolHealthMonitor
 {
+    /// <summary>Rounds in a row without an answer before connections in use on the primary are aborted.</summary>
+    internal const int PrimaryLostAfterChecks = 2;
+
     private async Task<PrimaryFacts> CheckPrimaryAsync(RoutingPool pool, HealthMonitorOptions options, CancellationToken cancellationToken)
     {
         try
@@ -46,6 +49,15 @@ internal sealed partial class PoolHealthMonitor
             {
                 _router.Metrics.Evictions.Add(1, new KeyValuePair<string, object?>("pool", pool.Name));
                 Evicted(_logger, pool.DisplayName, ex.Message);
+            }
+
+            // A primary that answers nothing for two rounds in a row is lost: writes in flight there end now, reported as
+            // PrimaryConnectionLostException (never re-run), instead of at their command timeout; new ones wait for a
+            // primary within Failover.PrimaryWaitTimeout. Two rounds, not one as for a replica: aborting a write costs the
+            // caller an unknown outcome, moving a read costs nothing.
+            if (pool.Health.ConsecutiveBadChecks >= PrimaryLostAfterChecks && pool.Health.MarkLost($"unreachable: {ex.Message}"))
+            {
+                Lost(_logger, pool.DisplayName, pool.Health.LastProblem);
             }
 
             return new PrimaryFacts(false, null, new Dictionary<string, string>(StringComparer.Ordinal), null, "");
@@ -177,10 +189,10 @@ internal sealed partial class PoolHealthMonitor
         }
 
         var evicted = pool.Health.RecordBadCheck(problem!, roleMismatch);
-        if (lost)
+        // Reads in flight there wait for nothing but their command timeout: abort them, they move elsewhere.
+        if (lost && pool.Health.MarkLost(problem!))
         {
-            // Reads in flight there wait for nothing but their command timeout: abort them, they move elsewhere.
-            pool.Health.MarkLost();
+            Lost(_logger, pool.DisplayName, problem);
         }
 
         if (evicted)

@@ -228,6 +228,9 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
         await StopAsync(CancellationToken.None).ConfigureAwait(false);
     }
 
+    [LoggerMessage(35, LogLevel.Error, "Node of pool {Pool} answers nothing ({Problem}): connections in use there are aborted, their statements end now instead of at their command timeout")]
+    private static partial void Lost(ILogger logger, string pool, string? problem);
+
     [LoggerMessage(30, LogLevel.Warning, "Pool {Pool} evicted from routing: {Problem}")]
     private static partial void Evicted(ILogger logger, string pool, string problem);
 

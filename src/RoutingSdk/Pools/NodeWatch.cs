@@ -48,27 +48,59 @@ internal sealed class NodeWatch : IDisposable
     public void Dispose() => _registration.Dispose();
 
     /// <summary>
-    /// Opens <paramref name="connection"/> bounded by its node's <see cref="PoolHealth.Lost"/> signal as well as the
-    /// caller's token. A node that froze accepts TCP and answers nothing, and Npgsql does not observe cancellation
-    /// during the start-up exchange, so the open would wait for the connection string's Timeout (15 s by default):
-    /// when the node is found unreachable first, the open is abandoned (the connection is disposed once it ends) and
-    /// <see cref="NpgsqlException"/> is thrown after <paramref name="onLost"/> ran. Returns false when abandoned
-    /// before throwing is wanted by the caller (never: it throws).
+    /// Opens <paramref name="connection"/>, bounded by the caller's token, by the node's <see cref="PoolHealth.Lost"/>
+    /// signal (when <paramref name="watched"/> is given) and by <paramref name="limit"/> (when finite). This is the one
+    /// place RoutingSdk opens a connection that must not wait on a frozen node: such a node accepts TCP and answers
+    /// nothing, and Npgsql does not observe cancellation during the start-up exchange, so the open would wait for the
+    /// connection string's Timeout (15 s by default). An open past its bound is abandoned (the connection is disposed
+    /// once it ends in the background): a lost node throws <see cref="NpgsqlException"/> after <paramref name="onLost"/>
+    /// ran; the limit throws <see cref="TimeoutException"/> naming <paramref name="limitName"/>.
     /// </summary>
-    public static async ValueTask OpenAsync(NpgsqlConnection connection, RoutingPool pool, CancellationToken cancellationToken, Action? onLost = null)
+    public static async ValueTask OpenAsync(
+        NpgsqlConnection connection, RoutingPool? watched, CancellationToken cancellationToken, Action? onLost = null,
+        TimeSpan? limit = null, string? limitName = null)
     {
-        var lost = pool.Health.Lost;
-        var open = connection.OpenAsync(cancellationToken);
-        if (!open.IsCompleted && lost.CanBeCanceled)
+        var lost = watched?.Health.Lost ?? default;
+        if (lost.IsCancellationRequested)
         {
-            var abandon = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            using (lost.UnsafeRegister(static s => ((TaskCompletionSource)s!).TrySetResult(), abandon))
+            // Even an idle pooled connection, which would "open" without asking the node, would be aborted at once.
+            onLost?.Invoke();
+            throw LostWhileOpening(watched!, null);
+        }
+
+        CancellationTokenSource? bound = null;
+        if (limit is { } l && l != System.Threading.Timeout.InfiniteTimeSpan)
+        {
+            bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            bound.CancelAfter(l);
+        }
+
+        var open = connection.OpenAsync(bound?.Token ?? cancellationToken);
+        if (!open.IsCompleted && (lost.CanBeCanceled || bound is not null))
+        {
+            var abandon = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously); // true: lost
+            using (lost.UnsafeRegister(static s => ((TaskCompletionSource<bool>)s!).TrySetResult(true), abandon))
+            using (bound?.Token.UnsafeRegister(static s => ((TaskCompletionSource<bool>)s!).TrySetResult(false), abandon))
             {
                 if (await Task.WhenAny(open, abandon.Task).ConfigureAwait(false) != open)
                 {
-                    _ = open.ContinueWith(static (_, c) => ((NpgsqlConnection)c!).Dispose(), connection, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-                    onLost?.Invoke();
-                    throw LostWhileOpening(pool, null);
+                    cancellationToken.ThrowIfCancellationRequested();
+                    _ = open.ContinueWith(
+                        static (t, s) =>
+                        {
+                            _ = t.Exception; // observed: the open was abandoned, its failure is nobody's
+                            var (c, b) = ((NpgsqlConnection, CancellationTokenSource?))s!;
+                            c.Dispose();
+                            b?.Dispose();
+                        },
+                        (connection, bound), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                    if (abandon.Task.Result)
+                    {
+                        onLost?.Invoke();
+                        throw LostWhileOpening(watched!, null);
+                    }
+
+                    throw OverLimit(limit!.Value, limitName);
                 }
             }
         }
@@ -76,14 +108,69 @@ internal sealed class NodeWatch : IDisposable
         try
         {
             await open.ConfigureAwait(false);
+            bound?.Dispose();
         }
-        catch (Exception ex) when (ex is OperationCanceledException or NpgsqlException or TimeoutException
-            && lost.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (ex is OperationCanceledException or NpgsqlException or TimeoutException && !cancellationToken.IsCancellationRequested)
         {
-            onLost?.Invoke();
-            throw LostWhileOpening(pool, ex);
+            bound?.Dispose();
+            if (lost.IsCancellationRequested)
+            {
+                onLost?.Invoke();
+                throw LostWhileOpening(watched!, ex);
+            }
+
+            if (bound is not null && ex is OperationCanceledException)
+            {
+                throw OverLimit(limit!.Value, limitName);
+            }
+
+            throw;
         }
     }
+
+    /// <summary>
+    /// Opens a connection of <paramref name="dataSource"/> bounded as <see cref="OpenAsync(NpgsqlConnection, RoutingPool?, CancellationToken, Action?, TimeSpan?, string?)"/>
+    /// does; the connection is disposed when the open fails.
+    /// </summary>
+    public static async ValueTask<NpgsqlConnection> OpenAsync(
+        NpgsqlDataSource dataSource, RoutingPool? watched, TimeSpan limit, string limitName, CancellationToken cancellationToken)
+    {
+        var connection = dataSource.CreateConnection();
+        try
+        {
+            await OpenAsync(connection, watched, cancellationToken, null, limit, limitName).ConfigureAwait(false);
+            return connection;
+        }
+        catch
+        {
+            await DisposeUnlessOpeningAsync(connection).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Disposes a connection whose open failed — unless the open was abandoned and still runs: that connection is
+    /// disposed in the background once its open ends (disposing it now would wait for the frozen node).
+    /// </summary>
+    public static ValueTask DisposeUnlessOpeningAsync(NpgsqlConnection connection) =>
+        connection.State == System.Data.ConnectionState.Connecting ? ValueTask.CompletedTask : connection.DisposeAsync();
+
+    /// <summary>
+    /// The synchronous path cannot abandon an open without blocking on an asynchronous one (thread-pool starvation
+    /// under load), so it refuses to start one on a node already found unreachable, and is otherwise bounded by the
+    /// connection string's Timeout. Throws the same <see cref="NpgsqlException"/> as an abandoned open.
+    /// </summary>
+    public static void ThrowIfLost(RoutingPool pool, Action? onLost = null)
+    {
+        if (pool.Health.Lost.IsCancellationRequested)
+        {
+            onLost?.Invoke();
+            throw LostWhileOpening(pool, null);
+        }
+    }
+
+    private static TimeoutException OverLimit(TimeSpan limit, string? limitName) =>
+        new($"no connection within {limitName ?? "the time limit"} ({limit.TotalSeconds:0.###} s)");
 
     /// <summary>Whether a failure on <paramref name="pool"/> is its node's, now that the monitor found the node unreachable.</summary>
     public static bool IsLostNodeFailure(RoutingPool pool, Exception exception)
@@ -114,13 +201,13 @@ internal sealed class NodeWatch : IDisposable
     }
 
     private static NpgsqlException LostWhileOpening(RoutingPool pool, Exception? inner) =>
-        new($"RoutingSdk abandoned a connection being opened to {pool.DisplayName}: the health monitor found it unreachable ({pool.Health.LastProblem}).", inner);
+        new($"RoutingSdk abandoned a connection being opened to {pool.DisplayName}: the health monitor found it unreachable ({pool.Health.LostBecause}).", inner);
 
     private void Abort()
     {
         _aborted = true;
         OnAbort?.Invoke(this);
-        AbortConnection(_connection, $"RoutingSdk aborted this connection: the health monitor found {Pool.DisplayName} unreachable ({Pool.Health.LastProblem}).");
+        AbortConnection(_connection, $"RoutingSdk aborted this connection: the health monitor found {Pool.DisplayName} unreachable ({Pool.Health.LostBecause}).");
     }
 
     /// <summary>

@@ -10,6 +10,7 @@ internal sealed class PoolHealth(PoolHealthRegistry registry)
     private long _evictedUntil;
     private long _lagBits = BitConverter.DoubleToInt64Bits(double.NaN);
     private int _consecutiveGood;
+    private int _consecutiveBad;
     private long _lagAt;
     private CancellationTokenSource _lost = new();
 
@@ -19,15 +20,28 @@ internal sealed class PoolHealth(PoolHealthRegistry registry)
     /// </summary>
     public CancellationToken Lost => Volatile.Read(ref _lost).Token;
 
-    /// <summary>The node answers nothing: abort every connection in use on it (on a thread-pool thread, never the caller's).</summary>
-    public void MarkLost()
+    /// <summary>
+    /// The node answers nothing: abort every connection in use on it (on a thread-pool thread, never the caller's).
+    /// Returns false when it was already marked.
+    /// </summary>
+    public bool MarkLost(string because)
     {
         var lost = Volatile.Read(ref _lost);
-        if (!lost.IsCancellationRequested)
+        if (lost.IsCancellationRequested || Interlocked.Exchange(ref _lostMarked, 1) == 1)
         {
-            ThreadPool.UnsafeQueueUserWorkItem(static cts => cts.Cancel(), lost, preferLocal: false);
+            return false;
         }
+
+        LostBecause = because;
+
+        ThreadPool.UnsafeQueueUserWorkItem(static cts => cts.Cancel(), lost, preferLocal: false);
+        return true;
     }
+
+    private int _lostMarked;
+
+    /// <summary>What the monitor saw when it marked the node lost (for the messages of aborted attempts).</summary>
+    public string? LostBecause { get; private set; }
 
     public bool IsAvailable => _available || (!registry.MonitorActive && Environment.TickCount64 >= Interlocked.Read(ref _evictedUntil));
 
@@ -64,6 +78,7 @@ internal sealed class PoolHealth(PoolHealthRegistry registry)
     {
         if (Volatile.Read(ref _lost).IsCancellationRequested)
         {
+            Volatile.Write(ref _lostMarked, 0);
             Volatile.Write(ref _lost, new CancellationTokenSource()); // connections opened from now on are watched anew
         }
 
@@ -103,6 +118,7 @@ internal sealed class PoolHealth(PoolHealthRegistry registry)
         ReportLag(lagMilliseconds);
         LastCheck = DateTimeOffset.UtcNow;
         RoleMismatch = false;
+        Volatile.Write(ref _consecutiveBad, 0);
         var good = Interlocked.Increment(ref _consecutiveGood);
         if (!_available && good >= readmitAfter)
         {
@@ -118,8 +134,12 @@ internal sealed class PoolHealth(PoolHealthRegistry registry)
         return false;
     }
 
+    /// <summary>Checks that failed in a row since the last good one.</summary>
+    public int ConsecutiveBadChecks => Volatile.Read(ref _consecutiveBad);
+
     public bool RecordBadCheck(string problem, bool roleMismatch = false)
     {
+        Interlocked.Increment(ref _consecutiveBad);
         LastCheck = DateTimeOffset.UtcNow;
         RoleMismatch = roleMismatch;
         return Evict(problem);

@@ -1,6 +1,4 @@
-using System.Collections.Concurrent;
 using System.Data.Common;
-using System.Runtime.CompilerServices;
 using Npgsql;
 using RoutingSdk.Pools;
 using RoutingSdk.Routing;
@@ -63,32 +61,34 @@ public sealed class RoutingDataSource : DbDataSource
     /// <inheritdoc />
     protected override DbConnection OpenDbConnection()
     {
-        var pending = OpenRouted(Request(0), RoutingScope.Current, null, async: false, CancellationToken.None);
+        var pending = OpenRouted(RoutingScope.Current, Engine(), async: false, CancellationToken.None);
         System.Diagnostics.Debug.Assert(pending.IsCompleted, "the synchronous path never awaits");
         return pending.GetAwaiter().GetResult().Connection;
     }
 
     /// <inheritdoc />
     protected override async ValueTask<DbConnection> OpenDbConnectionAsync(CancellationToken cancellationToken = default) =>
-        (await OpenRouted(Request(0), RoutingScope.Current, null, async: true, cancellationToken).ConfigureAwait(false)).Connection;
+        (await OpenRouted(RoutingScope.Current, Engine(), async: true, cancellationToken).ConfigureAwait(false)).Connection;
+
+    private Retry.AttemptEngine Engine() => new(_router, _router.Logger);
 
     /// <summary>
-    /// Decides and opens. A primary connection that cannot be opened (no primary during a failover: refused, the node
-    /// shutting down, a demoted node) is opened again once a primary is back, within Failover.PrimaryWaitTimeout:
-    /// nothing was sent on it, so nothing is repeated.
+    /// Decides and opens. Nothing is sent before the open completes, so a failed open is judged by the
+    /// <see cref="Retry.AttemptEngine"/> as an attempt that did nothing: a replica that is gone is replaced by another
+    /// node, a primary that is gone (a failover: refused, shutting down, demoted, found unreachable) is opened again
+    /// once a primary is back, within Failover.PrimaryWaitTimeout.
     /// </summary>
-    private async ValueTask<(NpgsqlConnection Connection, RoutingPool Pool, NodeWatch Watch)> OpenRouted(
-        RouteRequest request, RoutingScope? scope, RoutingPool? exclude, bool async, CancellationToken cancellationToken, StrongBox<RoutingPool?>? chosen = null)
+    private async ValueTask<(NpgsqlConnection Connection, RouteDecision Decision, NodeWatch Watch)> OpenRouted(
+        RoutingScope? scope, Retry.AttemptEngine engine, bool async, CancellationToken cancellationToken)
     {
-        long deadline = 0;
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            var request = Request(engine.ReadRetries);
             var decision = async
-                ? await _router.DecideAsync(request, scope, exclude, cancellationToken).ConfigureAwait(false)
-                : _router.Decide(request, scope, exclude);
+                ? await _router.DecideAsync(request, scope, engine.Exclude, cancellationToken).ConfigureAwait(false)
+                : _router.Decide(request, scope, engine.Exclude);
             var pool = decision.Pool;
-            chosen?.Value = pool;
             var connection = pool.DataSource.CreateConnection();
             try
             {
@@ -98,31 +98,21 @@ public sealed class RoutingDataSource : DbDataSource
                 }
                 else
                 {
-                    connection.Open();
+                    NodeWatch.ThrowIfLost(pool);
+                    connection.Open(); // bounded by the connection string's Timeout
                 }
 
-                return (connection, pool, Watch(connection, pool));
+                return (connection, decision, Watch(connection, pool));
             }
-            catch (Exception ex)
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
-                if (async)
-                {
-                    await connection.DisposeAsync().ConfigureAwait(false);
-                }
-                else
-                {
-                    connection.Dispose();
-                }
+                await NodeWatch.DisposeUnlessOpeningAsync(connection).ConfigureAwait(false);
 
-                // Nothing was sent: a primary that is gone (or was found unreachable while we connected) is waited for.
-                if (!pool.AcceptTxSession || cancellationToken.IsCancellationRequested
-                    || (Retry.ReadFailure.Classify(ex, out _) != Retry.ReadFailureKind.ReplicaGone && !NodeWatch.IsLostNodeFailure(pool, ex)))
+                var failed = new Retry.FailedAttempt { Pool = pool, Error = ex, NothingSent = true, InTransaction = request.InTransaction };
+                if (!await engine.RunAgainAsync(failed, async, cancellationToken).ConfigureAwait(false))
                 {
                     throw;
                 }
-
-                deadline = deadline == 0 ? _router.PrimaryWaitDeadline() : deadline;
-                await _router.WaitForPrimaryAfterFailure(pool, ex, deadline, async, cancellationToken).ConfigureAwait(false);
             }
         }
     }
@@ -147,7 +137,10 @@ public sealed class RoutingDataSource : DbDataSource
     /// <summary>
     /// Runs a read (Dapper, ADO.NET) on a connection routed by the current scope, and retries it like RoutingSdk's EF Core
     /// path when the replica cancels it (WAL-replay conflict) or dies: first on another replica, then on the primary,
-    /// within <see cref="ReadRetryOptions"/>. The delegate may run more than once: it must only read.
+    /// within <see cref="ReadRetryOptions"/>; a read the primary served is run again once a primary is back. The
+    /// delegate may run more than once: it must only read. Under <see cref="RouteKind.MasterOnly"/> it is never run
+    /// again once it reached the primary (it may have written): a lost connection there is reported as
+    /// <see cref="PrimaryConnectionLostException"/>.
     /// </summary>
     /// <exception cref="ReplicaReadCancelledException">The replica cancelled the read and it could not be retried.</exception>
     /// <exception cref="WriteOnReplicaException">The delegate tried to write on a replica (SQLSTATE 25006); it was not repeated.</exception>
@@ -155,32 +148,33 @@ public sealed class RoutingDataSource : DbDataSource
     {
         ArgumentNullException.ThrowIfNull(read);
         var scope = RoutingScope.Current;
-        RoutingPool? exclude = null;
-        for (var attempt = 0; ; attempt++)
+        var engine = Engine();
+        while (true)
         {
-            var request = Request(attempt);
-            var chosen = new StrongBox<RoutingPool?>();
-            NodeWatch? opened = null;
+            var (connection, decision, watch) = await OpenRouted(scope, engine, async: true, cancellationToken).ConfigureAwait(false);
             try
             {
-                var (connection, _, watch) = await OpenRouted(request, scope, exclude, async: true, cancellationToken, chosen).ConfigureAwait(false);
-                opened = watch;
                 await using (connection.ConfigureAwait(false))
                 {
                     return await read(connection, cancellationToken).ConfigureAwait(false);
                 }
             }
-            catch (Exception ex) when (!cancellationToken.IsCancellationRequested && chosen.Value is { AcceptTxSession: false } pool && !request.InTransaction)
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
-                // Not in the filter: the policy throws ReplicaReadCancelledException, which a filter would swallow.
-                // Aborted while open, or abandoned while opening, because the monitor found the node unreachable.
-                var lost = opened is { Aborted: true } || NodeWatch.IsLostNodeFailure(pool, ex);
-                if (!Retry.ReadRetryPolicy.ShouldRetry(ex, pool, attempt, _router.Topology.Options.ReadRetry, _router.Metrics, _router.Logger, lost))
+                // Judged in the body, not the filter: the engine throws RoutingSdk's exceptions, which a filter would swallow.
+                var failed = new Retry.FailedAttempt
+                {
+                    Pool = decision.Pool,
+                    Error = ex,
+                    Aborted = watch.Aborted,
+                    Wrote = decision.MayHaveEffect,
+                    EffectInFlight = decision.MayHaveEffect,
+                    InTransaction = System.Transactions.Transaction.Current is not null,
+                };
+                if (!await engine.RunAgainAsync(failed, async: true, cancellationToken).ConfigureAwait(false))
                 {
                     throw;
                 }
-
-                exclude = pool;
             }
         }
     }
