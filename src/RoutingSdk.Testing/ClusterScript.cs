@@ -10,24 +10,44 @@ internal static class ClusterScript
 {
     internal readonly record struct Result(int ExitCode, string StdOut, string StdErr);
 
-    /// <summary>Writes an embedded script to a content-addressed temp file once and returns its path.</summary>
+    /// <summary>The shell library the cluster scripts source (<c>lib/ports.sh</c> beside them).</summary>
+    private const string Library = "RoutingSdk.Testing.lib.ports.sh";
+
+    /// <summary>
+    /// Writes an embedded script, with the library it sources in <c>lib/</c> beside it, to a content-addressed temp
+    /// directory once and returns the script's path.
+    /// </summary>
     public static string Extract(string resourceName, string filePrefix)
+    {
+        var script = Read(resourceName);
+        var library = Read(Library);
+        var hash = Convert.ToHexString(SHA256.HashData([.. script, .. library]))[..16].ToLowerInvariant();
+        var dir = Path.Combine(Path.GetTempPath(), $"{filePrefix}-scripts-{hash}");
+        var path = Path.Combine(dir, filePrefix + ".sh");
+        if (!File.Exists(path))
+        {
+            Directory.CreateDirectory(Path.Combine(dir, "lib"));
+            Write(Path.Combine(dir, "lib", "ports.sh"), library);
+            Write(path, script); // last: its presence means the directory is complete
+        }
+
+        return path;
+
+        static void Write(string target, byte[] bytes)
+        {
+            var tmp = target + "." + Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + ".tmp";
+            File.WriteAllBytes(tmp, bytes);
+            File.Move(tmp, target, overwrite: true);
+        }
+    }
+
+    private static byte[] Read(string resourceName)
     {
         using var stream = typeof(ClusterScript).Assembly.GetManifestResourceStream(resourceName)
             ?? throw new LocalPgClusterException($"The embedded script {resourceName} is missing from RoutingSdk.Testing; the package is damaged.");
         using var memory = new MemoryStream();
         stream.CopyTo(memory);
-        var bytes = memory.ToArray();
-        var hash = Convert.ToHexString(SHA256.HashData(bytes))[..16].ToLowerInvariant();
-        var path = Path.Combine(Path.GetTempPath(), $"{filePrefix}-{hash}.sh");
-        if (!File.Exists(path))
-        {
-            var tmp = path + "." + Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + ".tmp";
-            File.WriteAllBytes(tmp, bytes);
-            File.Move(tmp, path, overwrite: true);
-        }
-
-        return path;
+        return memory.ToArray();
     }
 
     public static async Task<Result> RunAsync(
