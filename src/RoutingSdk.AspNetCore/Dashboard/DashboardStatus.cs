@@ -87,11 +87,6 @@ internal static class DashboardStatus
     {
         foreach (var pool in topology.Pools)
         {
-            if (pool.IsPlaceholder)
-            {
-                continue;
-            }
-
             var password = new NpgsqlConnectionStringBuilder(pool.ConnectionString).Password;
             if (!string.IsNullOrEmpty(password))
             {

@@ -281,10 +281,14 @@ internal sealed partial class EfRoutingCore(QueryRouter router, IEnumerable<IRou
         var scope = state.OpenScope ?? RoutingScope.Current;
         scope?.Operation.MarkReplicationUnconfirmed();
         state.ReplicationUnconfirmed = true; // outside any scope too: this context's later reads stay on the primary
-        var pool = Router.WritePool;
-        Router.Metrics.UnconfirmedCommits.Add(1, new KeyValuePair<string, object?>("pool", pool.Name));
-        UnconfirmedCommitLog(Logger, pool.DisplayName, scope?.Scenario, notice);
-        var commit = new UnconfirmedCommit(pool.Name, notice, scope?.Scenario);
+        // The node that committed: the connection the notice came on (the primary then), whatever is primary now.
+        var pool = state.OpenPool is { AcceptTxSession: true } open ? open
+            : state.LastOpenedPool is { AcceptTxSession: true } last ? last
+            : Router.CurrentPrimary;
+        var poolName = pool?.Name ?? "(primary)";
+        Router.Metrics.UnconfirmedCommits.Add(1, new KeyValuePair<string, object?>("pool", poolName));
+        UnconfirmedCommitLog(Logger, pool?.DisplayName ?? poolName, scope?.Scenario, notice);
+        var commit = new UnconfirmedCommit(poolName, notice, scope?.Scenario);
         foreach (var observer in _observers)
         {
             observer.OnUnconfirmedCommit(commit);
@@ -292,7 +296,7 @@ internal sealed partial class EfRoutingCore(QueryRouter router, IEnumerable<IRou
 
         if (Router.Topology.Options.Consistency.OnUnconfirmedCommit == UnconfirmedCommitBehavior.Throw)
         {
-            throw new SynchronousReplicationNotConfirmedException(pool.Name, notice);
+            throw new SynchronousReplicationNotConfirmedException(poolName, notice);
         }
     }
 

@@ -52,14 +52,14 @@ internal sealed class CausalReadGate
         var deadline = Environment.TickCount64 + (long)options.ReadYourWritesMaxWait.TotalMilliseconds;
         if (operation.WroteSinceCapture)
         {
-            if (router.WritePool is { IsPlaceholder: true })
+            if (router.CurrentPrimary is not { } primary)
             {
                 return Answer.AvoidAsyncReplicas; // no primary to ask (an election): a synchronous replica has every commit
             }
 
             try
             {
-                var (lsn, timeline) = await PrimaryPosition(router.WritePool, async, cancellationToken, deadline).ConfigureAwait(false);
+                var (lsn, timeline) = await PrimaryPosition(primary, async, cancellationToken, deadline).ConfigureAwait(false);
                 operation.Captured(lsn);
                 operation.RequireTimeline(timeline);
             }

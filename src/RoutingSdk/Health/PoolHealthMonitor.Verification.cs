@@ -18,10 +18,9 @@ internal sealed partial class PoolHealthMonitor
     {
         var problems = new List<string>();
         var options = Options;
-        var primary = _router.WritePool;
         Dictionary<string, string> states;
         SynchronousStandbyNames? standbyNames;
-        if (primary.IsPlaceholder)
+        if (_router.CurrentPrimary is not { } primary)
         {
             problems.Add($"No primary is known at start ({_router.ClusterState}); writes wait up to Failover.PrimaryWaitTimeout for one.");
             return problems;

@@ -174,7 +174,7 @@ internal sealed partial class PoolHealthMonitor : IHostedService, IAsyncDisposab
         // Every Primary-role pool is checked, so that a recovered one is readmitted and a second one is known; the
         // facts of the first one that answers as a primary judge the replicas.
         // A Role=Primary pool that only serves reads (AcceptTxSession=false) is checked as a primary too.
-        var primaries = topology.WritePools.Concat(topology.Pools.Where(p => p.Role == PoolRole.Primary && !p.AcceptTxSession)).Where(p => !p.IsPlaceholder);
+        var primaries = topology.WritePools.Concat(topology.Pools.Where(p => p.Role == PoolRole.Primary && !p.AcceptTxSession));
         var primaryChecks = await Task.WhenAll(primaries.Select(p => CheckPrimaryAsync(p, options, cancellationToken))).ConfigureAwait(false);
         var primaryFacts = primaryChecks.FirstOrDefault(f => f.Known) ?? new PrimaryFacts(false, null, new Dictionary<string, string>(StringComparer.Ordinal), null, "");
         var replicas = topology.Pools.Where(p => p.Role != PoolRole.Primary).ToArray();

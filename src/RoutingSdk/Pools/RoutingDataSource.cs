@@ -33,7 +33,7 @@ public sealed class RoutingDataSource : DbDataSource
     {
         get
         {
-            var csb = new NpgsqlConnectionStringBuilder(_router.WritePool.ConnectionString) { Password = null };
+            var csb = new NpgsqlConnectionStringBuilder(_router.ClusterConnectionString) { Password = null };
             return csb.ConnectionString;
         }
     }

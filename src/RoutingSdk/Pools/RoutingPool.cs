@@ -23,16 +23,6 @@ internal sealed class RoutingPool
         DisplayName = $"{Name} ({Endpoint})";
     }
 
-    /// <summary>Stands for "no primary right now" (an election): never connected to; a decision for it waits for a primary.</summary>
-    public bool IsPlaceholder { get; private init; }
-
-    /// <summary>The placeholder a topology without a primary hands out for writes.</summary>
-    public static RoutingPool NoPrimary() =>
-        new(new RoutingPoolOptions { Name = "(no primary)", Role = PoolRole.Primary, ConnectionString = "Host=no-primary" }, "Host=no-primary", new PoolHealth(new PoolHealthRegistry()))
-        {
-            IsPlaceholder = true,
-        };
-
     /// <summary>Host, port and database, never credentials.</summary>
     public string Endpoint { get; }
 

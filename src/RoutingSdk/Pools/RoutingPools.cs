@@ -21,7 +21,8 @@ public sealed class RoutingPools
     internal RoutingPools(QueryRouter router) => _router = router;
 
     /// <summary>The primary (WritePool) connection string, sizing applied. Pass it to <c>UseNpgsql</c>; never log it (it may hold a password).</summary>
-    public string PrimaryConnectionString => _router.WritePool.ConnectionString;
+    /// <remarks>During an election (Patroni discovery, no leader) it is another node's: RoutingSdk chooses every connection's node itself.</remarks>
+    public string PrimaryConnectionString => _router.ClusterConnectionString;
 
     /// <summary>Every pool's status now.</summary>
     public IReadOnlyList<RoutingPoolStatus> GetStatus() =>

@@ -29,11 +29,11 @@ internal sealed class PrimaryWait(TopologyOwner owner, PoolDataSources dataSourc
 
     /// <summary>
     /// The primary of a topology: the highest-priority healthy one. With none healthy, configured pools hand out the
-    /// first one anyway (a VIP or multi-host string may reach a new primary on the next open); discovered pools hand
-    /// out the "no primary" placeholder, and the write waits for Patroni's next leader instead of knocking on a dead
-    /// or demoted node.
+    /// first one anyway (a VIP or multi-host string may reach a new primary on the next open); discovered pools have
+    /// none (<see langword="null"/>: an election), and the write waits for Patroni's next leader instead of knocking on
+    /// a dead or demoted node.
     /// </summary>
-    public static RoutingPool Pick(RoutingTopology topology)
+    public static RoutingPool? Pick(RoutingTopology topology)
     {
         foreach (var pool in topology.WritePools)
         {
@@ -43,7 +43,7 @@ internal sealed class PrimaryWait(TopologyOwner owner, PoolDataSources dataSourc
             }
         }
 
-        return topology.Discovered || topology.WritePools.Length == 0 ? topology.NoPrimary : topology.WritePools[0];
+        return topology.Discovered || topology.WritePools.Length == 0 ? null : topology.WritePools[0];
     }
 
     /// <summary>The primary, waiting for one (bounded by Failover.PrimaryWaitTimeout) while there is none (an election).</summary>
@@ -52,8 +52,7 @@ internal sealed class PrimaryWait(TopologyOwner owner, PoolDataSources dataSourc
         long deadline = 0;
         while (true)
         {
-            var primary = Pick(owner.Topology);
-            if (!primary.IsPlaceholder)
+            if (Pick(owner.Topology) is { } primary)
             {
                 return primary;
             }

@@ -65,7 +65,18 @@ internal sealed class QueryRouter : IDisposable
 
     public ILogger Logger => _logger;
 
-    public RoutingPool WritePool => PrimaryWait.Pick(_owner.Topology);
+    /// <summary>The primary now; <see langword="null"/> during an election (discovered topologies only).</summary>
+    public RoutingPool? CurrentPrimary => PrimaryWait.Pick(_owner.Topology);
+
+    /// <summary>
+    /// A connection string of this cluster for configuration that needs one before any node is chosen (EF Core's
+    /// <c>UseNpgsql</c>): the primary's, else — during an election — the first configured or discovered pool's. Routing
+    /// replaces every connection, so which node it names does not matter.
+    /// </summary>
+    public string ClusterConnectionString =>
+        (CurrentPrimary ?? Topology.WritePools.FirstOrDefault() ?? Topology.Pools.FirstOrDefault())?.ConnectionString
+        ?? throw new RoutingException(
+            $"RoutingSdk knows no node of the cluster yet ({ClusterState}): Patroni discovery has not answered. Check PatroniDiscovery.Endpoints, or configure the pools.");
 
     /// <summary>This application's <c>RoutingSdk</c> meter and instruments.</summary>
     public RoutingMetrics Metrics { get; }
@@ -133,7 +144,7 @@ internal sealed class QueryRouter : IDisposable
         while (true)
         {
             decision = DecideCore(request, scope, exclude);
-            if (!decision.Pool.IsPlaceholder && decision.Pool.Role == PoolRole.AsyncReplica)
+            if (!decision.AwaitsPrimary && decision.Pool.Role == PoolRole.AsyncReplica)
             {
                 switch (await Gate.MayRead(this, decision.Pool, scope, async, cancellationToken).ConfigureAwait(false))
                 {
@@ -147,7 +158,7 @@ internal sealed class QueryRouter : IDisposable
                 }
             }
 
-            if (!decision.Pool.IsPlaceholder)
+            if (!decision.AwaitsPrimary)
             {
                 break;
             }

@@ -5,9 +5,9 @@ namespace RoutingSdk;
 /// <summary>Where one connection or statement goes, and why. A value type: deciding allocates nothing.</summary>
 public readonly struct RouteDecision
 {
-    internal RouteDecision(RoutingPool pool, RouteDecisionReason reason, RouteKind route, RouteKind requestedRoute, RoutingCategory category, string? scenario)
+    internal RouteDecision(RoutingPool? pool, RouteDecisionReason reason, RouteKind route, RouteKind requestedRoute, RoutingCategory category, string? scenario)
     {
-        Pool = pool;
+        _pool = pool;
         Reason = reason;
         Route = route;
         RequestedRoute = requestedRoute;
@@ -15,7 +15,16 @@ public readonly struct RouteDecision
         Scenario = scenario;
     }
 
-    internal RoutingPool Pool { get; }
+    private readonly RoutingPool? _pool;
+
+    /// <summary>
+    /// The pool. Every decision handed out by the router has one: a decision that needs the primary while there is none
+    /// (<see cref="AwaitsPrimary"/>, an election) never leaves the router, which waits for a primary instead.
+    /// </summary>
+    internal RoutingPool Pool => _pool!;
+
+    /// <summary>The decision needs the primary and none is known (an election): the router waits, bounded, for one.</summary>
+    internal bool AwaitsPrimary => _pool is null;
 
     /// <summary>
     /// Whether a statement on a connection bound by this decision may take effect on the server: everything bound to
@@ -23,7 +32,7 @@ public readonly struct RouteDecision
     /// [AsyncReplica], or a default route that sends reads to replicas) and the primary only stands in for them. A
     /// function called in a SELECT under [MasterOnly] or <c>.OnPrimary()</c> may post an invoice: it counts.
     /// </summary>
-    internal bool MayHaveEffect => Pool.AcceptTxSession && !IsDeclaredRead;
+    internal bool MayHaveEffect => _pool is { AcceptTxSession: true } && !IsDeclaredRead;
 
     /// <summary>The operation declared the statement replica-safe; the primary serves it only as a stand-in.</summary>
     internal bool IsDeclaredRead => Reason is RouteDecisionReason.ReadOutsideTransaction or RouteDecisionReason.AsyncReplicaRequested
@@ -34,10 +43,10 @@ public readonly struct RouteDecision
             && RequestedRoute is RouteKind.ReadReplica or RouteKind.AsyncReplica);
 
     /// <summary>The chosen pool's name.</summary>
-    public string PoolName => Pool?.Name ?? "";
+    public string PoolName => _pool?.Name ?? "";
 
     /// <summary>The chosen pool's role.</summary>
-    public PoolRole PoolRole => Pool?.Role ?? PoolRole.Primary;
+    public PoolRole PoolRole => _pool?.Role ?? PoolRole.Primary;
 
     /// <summary>Why this pool.</summary>
     public RouteDecisionReason Reason { get; }

@@ -61,9 +61,6 @@ internal sealed class RoutingTopology
     /// <summary>The options were completed by discovery (Patroni): a set without a leader is valid then.</summary>
     public bool Discovered { get; private init; }
 
-    /// <summary>Handed out for writes when no primary is known (discovery during an election).</summary>
-    public RoutingPool NoPrimary { get; } = RoutingPool.NoPrimary();
-
     public static RoutingTopology Build(RoutingOptions options, PoolHealthRegistry health, PoolDataSources? dataSources = null, bool discovered = false)
     {
         var errors = RoutingOptionsValidator.Collect(options, discovered);

@@ -240,7 +240,7 @@ internal sealed class TopologyOwner : IDisposable
         lock (_applyLock)
         {
             var current = _topology;
-            if (_configured is null || _health is null || current.Discovered || promoted.IsPlaceholder || promoted.Role == PoolRole.Primary)
+            if (_configured is null || _health is null || current.Discovered || promoted.Role == PoolRole.Primary)
             {
                 return false;
             }
@@ -248,7 +248,7 @@ internal sealed class TopologyOwner : IDisposable
             var roles = new Dictionary<string, PoolRole>(_observedRoles, StringComparer.OrdinalIgnoreCase) { [promoted.Name] = PoolRole.Primary };
             foreach (var old in current.WritePools)
             {
-                if (!old.IsPlaceholder && !string.Equals(old.Name, promoted.Name, StringComparison.OrdinalIgnoreCase))
+                if (!string.Equals(old.Name, promoted.Name, StringComparison.OrdinalIgnoreCase))
                 {
                     roles[old.Name] = PoolRole.SyncReplica;
                     _dataSources.Clear(old.Name, old.ConnectionString);
@@ -314,7 +314,7 @@ internal sealed class TopologyOwner : IDisposable
             foreach (var old in previous.WritePools)
             {
                 // A demoted or vanished primary: drop its idle connections so that no later write meets 25006 or a dead socket.
-                if (!old.IsPlaceholder && topology.FindPool(old.Name) is not { Role: PoolRole.Primary })
+                if (topology.FindPool(old.Name) is not { Role: PoolRole.Primary })
                 {
                     _dataSources.Clear(old.Name, old.ConnectionString);
                 }
@@ -339,7 +339,7 @@ internal sealed class TopologyOwner : IDisposable
         Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
         foreach (var old in previous.Pools)
         {
-            if (!old.IsPlaceholder && !topology.Pools.Any(p => string.Equals(p.Name, old.Name, StringComparison.Ordinal) && p.ConnectionString == old.ConnectionString))
+            if (!topology.Pools.Any(p => string.Equals(p.Name, old.Name, StringComparison.Ordinal) && p.ConnectionString == old.ConnectionString))
             {
                 _dataSources.Retire(old.Name, old.ConnectionString, RetirementGrace);
             }

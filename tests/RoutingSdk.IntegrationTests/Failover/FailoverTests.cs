@@ -88,7 +88,7 @@ public sealed class FailoverTests(HaFixture fixture, ITestOutputHelper output)
     {
         await using var sp = DiscoveryServices();
         var router = sp.GetRequiredService<QueryRouter>();
-        var leaderBefore = router.WritePool.Name;
+        var leaderBefore = router.CurrentPrimary?.Name;
         Assert.Equal(await _cluster.GetLeaderAsync(), leaderBefore); // discovery found the real leader at start
 
         string killed = "";
@@ -108,8 +108,8 @@ public sealed class FailoverTests(HaFixture fixture, ITestOutputHelper output)
             Assert.All(workload.WriteFailures, f => Assert.IsType<PrimaryConnectionLostException>(f.Error)); // only writes in flight at the crash
             Assert.Empty(workload.ReadFailures);
             Assert.True(workload.WriteUnavailability() <= TimeSpan.FromSeconds(15), $"no write was acknowledged for {workload.WriteUnavailability().TotalSeconds:0.0} s after the kill (ttl 10 s + 5 s allowed)");
-            Assert.NotEqual(killed, router.WritePool.Name); // routing follows the new leader without restart or configuration change
-            Assert.Equal(await _cluster.GetLeaderAsync(), router.WritePool.Name);
+            Assert.NotEqual(killed, router.CurrentPrimary?.Name); // routing follows the new leader without restart or configuration change
+            Assert.Equal(await _cluster.GetLeaderAsync(), router.CurrentPrimary?.Name);
 
             // The old leader returns as a replica; it serves reads again only once Patroni reports it as a synchronous standby.
             var violations = new ConcurrentQueue<string>();
@@ -205,7 +205,7 @@ public sealed class FailoverTests(HaFixture fixture, ITestOutputHelper output)
 
             var newLeader = await _cluster.GetLeaderAsync();
             Assert.NotNull(newLeader);
-            Assert.Equal(newLeader, router.WritePool.Name);
+            Assert.Equal(newLeader, router.CurrentPrimary?.Name);
             Assert.Equal(PoolRole.SyncReplica, router.Topology.FindPool(killed)!.Role); // reads there only once it is back and covered
             Assert.False(router.Topology.FindPool(killed)!.Health.IsAvailable);
         }
@@ -221,7 +221,7 @@ public sealed class FailoverTests(HaFixture fixture, ITestOutputHelper output)
     {
         await using var sp = DiscoveryServices();
         var router = sp.GetRequiredService<QueryRouter>();
-        var before = router.WritePool.Name;
+        var before = router.CurrentPrimary?.Name;
         var workload = await FailoverWorkload.RunAsync(sp, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(8), () => _cluster.SwitchoverAsync());
         output.WriteLine($"switchover {before} -> {workload.DisruptionResult} under Patroni discovery: {workload.Describe()}");
         foreach (var failure in workload.WriteFailures.Concat(workload.ReadFailures).Take(5))
@@ -240,8 +240,8 @@ public sealed class FailoverTests(HaFixture fixture, ITestOutputHelper output)
             Assert.Empty(workload.ReadFailures);
             var acknowledged = workload.Acknowledged.Select(a => a.Key).ToList();
             Assert.Equal(acknowledged.Count, await CountOnLeaderAsync(acknowledged));
-            Assert.Equal(workload.DisruptionResult, router.WritePool.Name);
-            Assert.NotEqual(before, router.WritePool.Name);
+            Assert.Equal(workload.DisruptionResult, router.CurrentPrimary?.Name);
+            Assert.NotEqual(before, router.CurrentPrimary?.Name);
         }
         finally
         {

@@ -47,7 +47,7 @@ public sealed class PatroniDiscoveryTests
     }
 
     [Fact]
-    public void During_an_election_an_AsyncReplica_read_after_the_operations_write_uses_a_sync_replica_never_the_placeholder()
+    public void During_an_election_an_AsyncReplica_read_after_the_operations_write_uses_a_sync_replica()
     {
         var router = ElectionRouter(out _);
         using var scope = RoutingScope.Begin(RouteKind.AsyncReplica);
@@ -64,6 +64,18 @@ public sealed class PatroniDiscoveryTests
         var data = new RoutingDataSource(router);
         var ex = await Assert.ThrowsAsync<PrimaryUnavailableException>(() => data.GetCausalTokenAsync());
         Assert.Contains("No primary is available", ex.Message);
+    }
+
+    [Fact]
+    public void During_an_election_there_is_no_primary_object_and_the_connection_string_for_UseNpgsql_names_a_cluster_node()
+    {
+        var router = ElectionRouter(out _);
+
+        // "No primary" is a state, not a pool: nothing to connect to by mistake, and configuration gets a real node.
+        Assert.Null(router.CurrentPrimary);
+        var host = new NpgsqlConnectionStringBuilder(new RoutingPools(router).PrimaryConnectionString).Host;
+        Assert.Contains(host, new[] { "10.0.0.1", "10.0.0.2", "10.0.0.3" });
+        Assert.Contains(new NpgsqlConnectionStringBuilder(new RoutingDataSource(router).ConnectionString).Host, new[] { "10.0.0.1", "10.0.0.2", "10.0.0.3" });
     }
 
     [Fact]
