@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks, never tests: BenchmarkDotNet micro-benchmarks (decision, proxied call, interceptor path), the end-to-end
 # harness on a local cluster, and the analyzer's share of compile time on a generated 300-file project.
-#   scripts/bench.sh [all|micro|e2e|curve|analyzer] [options]   (default: all)
+#   scripts/bench.sh [all|micro|e2e|curve|overhead|profile|analyzer] [options]   (default: all)
 #
 #   e2e [--master-cpu <cores>] [--write-share <percent>] [harness arguments...]
 #       The end-to-end harness. --master-cpu caps the primary (its postmaster and every backend it forks) at that many
@@ -9,6 +9,13 @@
 #       shows what routing does for a master that is short of CPU. Env knob: BENCH_MASTER_CPU.
 #   curve [--caps "0.25 0.5 1 none"] [--write-shares "10 30"]
 #       The master-bound curve: the harness at each primary cap and write share (8 workers), variants (a), (b), (d), (f).
+#   overhead [--rounds 9] [--slice 3] [--idle 10] [--instances 100] [harness arguments...]
+#       What routing costs on the same node (plain EF Core on sync1 vs routed to sync1 with the defaults, and with the
+#       health monitor off), interleaved rounds, each variant's service provider alive only during its own slices;
+#       then the monitor's cost on the primary (an idle routed app, and a fleet of --instances idle apps).
+#   profile [--variant routed] [--seconds 20]
+#       One same-node variant run continuously under dotnet-counters (lock contention, thread pool, GC, allocation)
+#       and dotnet-trace (CPU samples, speedscope); installs both .NET tools when missing. Output in artifacts/bench/profile-<variant>.*
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
@@ -27,16 +34,20 @@ write_share=10
 caps="0.25 0.5 1 none"
 write_shares="10 30"
 harness_args=()
+profile_variant=routed
+profile_seconds=20
 while [[ $# -gt 0 ]]; do
   case $1 in
     --master-cpu) [[ $# -ge 2 ]] || die "--master-cpu needs a number of cores, e.g. --master-cpu 0.4"; master_cpu=$2; shift 2 ;;
     --write-share) [[ $# -ge 2 ]] || die "--write-share needs a percentage, e.g. --write-share 30"; write_share=$2; shift 2 ;;
     --caps) [[ $# -ge 2 ]] || die "--caps needs a list, e.g. --caps \"0.25 0.5 1 none\""; caps=$2; shift 2 ;;
     --write-shares) [[ $# -ge 2 ]] || die "--write-shares needs a list, e.g. --write-shares \"10 30\""; write_shares=$2; shift 2 ;;
+    --variant) [[ $# -ge 2 ]] || die "--variant needs plain, routed or nomonitor"; profile_variant=$2; shift 2 ;;
+    --seconds) [[ $# -ge 2 ]] || die "--seconds needs a number of seconds"; profile_seconds=$2; shift 2 ;;
     *) harness_args+=("$1"); shift ;;
   esac
 done
-case $what in all | micro | e2e | curve | analyzer) ;; *) die "unknown benchmark '$what'; use all, micro, e2e, curve or analyzer." ;; esac
+case $what in all | micro | e2e | curve | overhead | profile | analyzer) ;; *) die "unknown benchmark '$what'; use all, micro, e2e, curve, overhead, profile or analyzer." ;; esac
 
 # --- Capping the primary's CPU -------------------------------------------------------------------------------------
 CG_NAME=routingsdk-bench-primary
@@ -134,6 +145,38 @@ if [[ $what == curve ]]; then
   done
   uncap_primary
   cat "$out/curve.md"
+fi
+
+if [[ $what == overhead ]]; then
+  start_cluster
+  dotnet run -c Release --no-build --project tests/RoutingSdk.Benchmarks -- overhead "${harness_args[@]}" | tee "$out/overhead.md"
+fi
+
+if [[ $what == profile ]]; then
+  export PATH="$PATH:$HOME/.dotnet/tools"
+  for tool in dotnet-trace dotnet-counters; do
+    command -v "$tool" >/dev/null 2>&1 || dotnet tool install --global "$tool" >&2 || die "cannot install $tool (dotnet tool install --global $tool)."
+  done
+  start_cluster
+  log="$out/profile-$profile_variant.log"
+  dotnet run -c Release --no-build --project tests/RoutingSdk.Benchmarks -- overhead --profile-variant "$profile_variant" \
+    --profile-seconds $((profile_seconds * 2 + 10)) 2>"$log" &
+  runner=$!
+  pid=""
+  for _ in $(seq 1 120); do
+    pid=$(sed -n 's/^profile: pid \([0-9]*\) running.*/\1/p' "$log" | head -1)
+    [[ -n $pid ]] && break
+    sleep 0.5
+  done
+  [[ -n $pid ]] || { kill "$runner" 2>/dev/null; die "the profiled harness did not start; see $log"; }
+  sleep 2
+  dotnet-counters collect -p "$pid" --duration "00:00:$(printf '%02d' "$profile_seconds")" --refresh-interval 1 --format csv \
+    -o "$out/profile-$profile_variant.counters.csv" --counters System.Runtime >/dev/null
+  dotnet-trace collect -p "$pid" --duration "00:00:$(printf '%02d' "$profile_seconds")" --profile cpu-sampling \
+    --format Speedscope -o "$out/profile-$profile_variant.nettrace" >/dev/null
+  wait "$runner" || true
+  cat "$log"
+  echo "bench.sh: counters in $out/profile-$profile_variant.counters.csv, CPU samples in $out/profile-$profile_variant.speedscope.json" >&2
 fi
 
 if [[ $what == all || $what == analyzer ]]; then
