@@ -110,6 +110,20 @@ start_cluster() {
   export ROUTING_PRIMARY_PID ROUTING_CLK_TCK
 }
 
+# backend_split <seconds>: CPU (schedstat) and runs per second of every backend of the application's login on sync1.
+backend_split() {
+  local port=$((ROUTING_PG_PORT_BASE + 1)) before after
+  local sql="SELECT pid, application_name FROM pg_stat_activity WHERE usename = current_user AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+  snap() {
+    PGPASSWORD=${ROUTING_PG_PASSWORD:-routing} psql -h 127.0.0.1 -p "$port" -U "${ROUTING_PG_USER:-routing}" -d "${ROUTING_PG_DATABASE:-routing}" -Atc "$sql" |
+      while IFS='|' read -r pid app; do echo "$pid|$app|$(cat "/proc/$pid/schedstat" 2>/dev/null)"; done | sort
+  }
+  before=$(snap); sleep "$1"; after=$(snap)
+  echo "sync1 backends of the application's login over $1 s:"
+  join -t'|' <(echo "$before") <(echo "$after") | awk -F'|' -v s="$1" '{ split($3, a, " "); split($5, b, " ");
+    printf "  pid %s (%s): %.1f ms CPU/s, %.0f runs/s\n", $1, $2, (b[1] - a[1]) / 1e6 / s, (b[3] - a[3]) / s }'
+}
+
 harness() { dotnet run -c Release --no-build --project tests/RoutingSdk.Benchmarks -- e2e "$@"; }
 
 dotnet build tests/RoutingSdk.Benchmarks -c Release -nologo -v q -clp:NoSummary
@@ -170,12 +184,16 @@ if [[ $what == profile ]]; then
   done
   [[ -n $pid ]] || { kill "$runner" 2>/dev/null; die "the profiled harness did not start; see $log"; }
   sleep 2
-  dotnet-counters collect -p "$pid" --duration "00:00:$(printf '%02d' "$profile_seconds")" --refresh-interval 1 --format csv \
-    -o "$out/profile-$profile_variant.counters.csv" --counters System.Runtime >/dev/null
-  dotnet-trace collect -p "$pid" --duration "00:00:$(printf '%02d' "$profile_seconds")" --profile cpu-sampling \
-    --format Speedscope -o "$out/profile-$profile_variant.nettrace" >/dev/null
+  span=$(printf '00:%02d:%02d:%02d' $((profile_seconds / 3600)) $((profile_seconds % 3600 / 60)) $((profile_seconds % 60)))
+  # Which server backends serve the application on sync1, and how often each runs (a pool effect shows here).
+  backend_split "$profile_seconds" >"$out/profile-$profile_variant.backends" &
+  # Runtime counters (lock contention, thread pool, GC, timers) and Npgsql's pool counters (idle/busy connections).
+  dotnet-counters collect -p "$pid" --duration "$span" --refresh-interval 1 --format csv \
+    -o "$out/profile-$profile_variant.counters.csv" --counters System.Runtime,Npgsql >/dev/null
+  # The default profile: sampled managed stacks of every thread (CPU_TIME leaves are running code), as speedscope JSON.
+  dotnet-trace collect -p "$pid" --duration "$span" --format Speedscope -o "$out/profile-$profile_variant.nettrace" >/dev/null
   wait "$runner" || true
-  cat "$log"
+  cat "$log" "$out/profile-$profile_variant.backends"
   echo "bench.sh: counters in $out/profile-$profile_variant.counters.csv, CPU samples in $out/profile-$profile_variant.speedscope.json" >&2
 fi
 
