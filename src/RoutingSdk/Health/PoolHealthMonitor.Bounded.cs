@@ -20,8 +20,22 @@ internal sealed partial class PoolHealthMonitor
     /// application's queries then alternate over. Its one connection stays open across rounds: no connection is opened
     /// per round. <see cref="HealthMonitorOptions.CheckTimeout"/> bounds each check.
     /// </summary>
-    private static Task<NpgsqlConnection> OpenAsync(RoutingPool pool, HealthMonitorOptions options, CancellationToken cancellationToken) =>
-        OpenWithin(pool.HealthCheckDataSource, options, cancellationToken);
+    private static async Task<NpgsqlConnection> OpenAsync(RoutingPool pool, HealthMonitorOptions options, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await OpenWithin(pool.HealthCheckDataSource, options, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // No connection of its own within the check timeout. Under a burst of new connections (an application
+            // starting two hundred requests at once) a server can take longer than that to start one more backend,
+            // while the application's pool already holds idle connections: ask through it before calling the node
+            // unreachable. A frozen node fails there too, within a second check timeout (as the one-connection side
+            // pool did when this order was the other way round).
+            return await OpenWithin(pool.DataSource, options, cancellationToken).ConfigureAwait(false);
+        }
+    }
 
     private static async Task<NpgsqlConnection> OpenWithin(NpgsqlDataSource dataSource, HealthMonitorOptions options, CancellationToken cancellationToken)
     {
