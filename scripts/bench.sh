@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks, never tests: BenchmarkDotNet micro-benchmarks (decision, proxied call, interceptor path), the end-to-end
 # harness on a local cluster, and the analyzer's share of compile time on a generated 300-file project.
-#   scripts/bench.sh [all|micro|e2e|curve|analyzer] [options]   (default: all)
+#   scripts/bench.sh [all|micro|e2e|curve|overhead|profile|analyzer] [options]   (default: all)
 #
 #   e2e [--master-cpu <cores>] [--write-share <percent>] [harness arguments...]
 #       The end-to-end harness. --master-cpu caps the primary (its postmaster and every backend it forks) at that many
@@ -9,6 +9,13 @@
 #       shows what routing does for a master that is short of CPU. Env knob: BENCH_MASTER_CPU.
 #   curve [--caps "0.25 0.5 1 none"] [--write-shares "10 30"]
 #       The master-bound curve: the harness at each primary cap and write share (8 workers), variants (a), (b), (d), (f).
+#   overhead [--rounds 9] [--slice 3] [--idle 10] [--instances 100] [harness arguments...]
+#       What routing costs on the same node (plain EF Core on sync1 vs routed to sync1 with the defaults, and with the
+#       health monitor off), interleaved rounds, each variant's service provider alive only during its own slices;
+#       then the monitor's cost on the primary (an idle routed app, and a fleet of --instances idle apps).
+#   profile [--variant routed] [--seconds 20]
+#       One same-node variant run continuously under dotnet-counters (lock contention, thread pool, GC, allocation)
+#       and dotnet-trace (CPU samples, speedscope); installs both .NET tools when missing. Output in artifacts/bench/profile-<variant>.*
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
@@ -27,16 +34,20 @@ write_share=10
 caps="0.25 0.5 1 none"
 write_shares="10 30"
 harness_args=()
+profile_variant=routed
+profile_seconds=20
 while [[ $# -gt 0 ]]; do
   case $1 in
     --master-cpu) [[ $# -ge 2 ]] || die "--master-cpu needs a number of cores, e.g. --master-cpu 0.4"; master_cpu=$2; shift 2 ;;
     --write-share) [[ $# -ge 2 ]] || die "--write-share needs a percentage, e.g. --write-share 30"; write_share=$2; shift 2 ;;
     --caps) [[ $# -ge 2 ]] || die "--caps needs a list, e.g. --caps \"0.25 0.5 1 none\""; caps=$2; shift 2 ;;
     --write-shares) [[ $# -ge 2 ]] || die "--write-shares needs a list, e.g. --write-shares \"10 30\""; write_shares=$2; shift 2 ;;
+    --variant) [[ $# -ge 2 ]] || die "--variant needs plain, routed or nomonitor"; profile_variant=$2; shift 2 ;;
+    --seconds) [[ $# -ge 2 ]] || die "--seconds needs a number of seconds"; profile_seconds=$2; shift 2 ;;
     *) harness_args+=("$1"); shift ;;
   esac
 done
-case $what in all | micro | e2e | curve | analyzer) ;; *) die "unknown benchmark '$what'; use all, micro, e2e, curve or analyzer." ;; esac
+case $what in all | micro | e2e | curve | overhead | profile | analyzer) ;; *) die "unknown benchmark '$what'; use all, micro, e2e, curve, overhead, profile or analyzer." ;; esac
 
 # --- Capping the primary's CPU -------------------------------------------------------------------------------------
 CG_NAME=routingsdk-bench-primary
@@ -99,6 +110,20 @@ start_cluster() {
   export ROUTING_PRIMARY_PID ROUTING_CLK_TCK
 }
 
+# backend_split <seconds>: CPU (schedstat) and runs per second of every backend of the application's login on sync1.
+backend_split() {
+  local port=$((ROUTING_PG_PORT_BASE + 1)) before after
+  local sql="SELECT pid, application_name FROM pg_stat_activity WHERE usename = current_user AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+  snap() {
+    PGPASSWORD=${ROUTING_PG_PASSWORD:-routing} psql -h 127.0.0.1 -p "$port" -U "${ROUTING_PG_USER:-routing}" -d "${ROUTING_PG_DATABASE:-routing}" -Atc "$sql" |
+      while IFS='|' read -r pid app; do echo "$pid|$app|$(cat "/proc/$pid/schedstat" 2>/dev/null)"; done | sort
+  }
+  before=$(snap); sleep "$1"; after=$(snap)
+  echo "sync1 backends of the application's login over $1 s:"
+  join -t'|' <(echo "$before") <(echo "$after") | awk -F'|' -v s="$1" '{ split($3, a, " "); split($5, b, " ");
+    printf "  pid %s (%s): %.1f ms CPU/s, %.0f runs/s\n", $1, $2, (b[1] - a[1]) / 1e6 / s, (b[3] - a[3]) / s }'
+}
+
 harness() { dotnet run -c Release --no-build --project tests/RoutingSdk.Benchmarks -- e2e "$@"; }
 
 dotnet build tests/RoutingSdk.Benchmarks -c Release -nologo -v q -clp:NoSummary
@@ -134,6 +159,42 @@ if [[ $what == curve ]]; then
   done
   uncap_primary
   cat "$out/curve.md"
+fi
+
+if [[ $what == overhead ]]; then
+  start_cluster
+  dotnet run -c Release --no-build --project tests/RoutingSdk.Benchmarks -- overhead "${harness_args[@]}" | tee "$out/overhead.md"
+fi
+
+if [[ $what == profile ]]; then
+  export PATH="$PATH:$HOME/.dotnet/tools"
+  for tool in dotnet-trace dotnet-counters; do
+    command -v "$tool" >/dev/null 2>&1 || dotnet tool install --global "$tool" >&2 || die "cannot install $tool (dotnet tool install --global $tool)."
+  done
+  start_cluster
+  log="$out/profile-$profile_variant.log"
+  dotnet run -c Release --no-build --project tests/RoutingSdk.Benchmarks -- overhead --profile-variant "$profile_variant" \
+    --profile-seconds $((profile_seconds * 2 + 10)) 2>"$log" &
+  runner=$!
+  pid=""
+  for _ in $(seq 1 120); do
+    pid=$(sed -n 's/^profile: pid \([0-9]*\) running.*/\1/p' "$log" | head -1)
+    [[ -n $pid ]] && break
+    sleep 0.5
+  done
+  [[ -n $pid ]] || { kill "$runner" 2>/dev/null; die "the profiled harness did not start; see $log"; }
+  sleep 2
+  span=$(printf '00:%02d:%02d:%02d' $((profile_seconds / 3600)) $((profile_seconds % 3600 / 60)) $((profile_seconds % 60)))
+  # Which server backends serve the application on sync1, and how often each runs (a pool effect shows here).
+  backend_split "$profile_seconds" >"$out/profile-$profile_variant.backends" &
+  # Runtime counters (lock contention, thread pool, GC, timers) and Npgsql's pool counters (idle/busy connections).
+  dotnet-counters collect -p "$pid" --duration "$span" --refresh-interval 1 --format csv \
+    -o "$out/profile-$profile_variant.counters.csv" --counters System.Runtime,Npgsql >/dev/null
+  # The default profile: sampled managed stacks of every thread (CPU_TIME leaves are running code), as speedscope JSON.
+  dotnet-trace collect -p "$pid" --duration "$span" --format Speedscope -o "$out/profile-$profile_variant.nettrace" >/dev/null
+  wait "$runner" || true
+  cat "$log" "$out/profile-$profile_variant.backends"
+  echo "bench.sh: counters in $out/profile-$profile_variant.counters.csv, CPU samples in $out/profile-$profile_variant.speedscope.json" >&2
 fi
 
 if [[ $what == all || $what == analyzer ]]; then

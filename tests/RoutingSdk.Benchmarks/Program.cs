@@ -3,11 +3,36 @@ using RoutingSdk.Benchmarks.EndToEnd;
 
 // Micro-benchmarks:  dotnet run -c Release --project tests/RoutingSdk.Benchmarks -- --filter '*'
 // End to end:        scripts/bench.sh   (runs: ... -- e2e --duration 5 --repetitions 3 --concurrency 1,8)
+// Overhead:          scripts/bench.sh overhead   (runs: ... -- overhead --rounds 9 --slice 3)
 if (args.Length > 0 && args[0] == "alloc")
 {
     Console.WriteLine(await AllocationBreakdown.RunAsync(
         Environment.GetEnvironmentVariable("PRIMARY") ?? throw new InvalidOperationException("Export PRIMARY and SYNC1 (scripts/bench.sh alloc does it)."),
         Environment.GetEnvironmentVariable("SYNC1") ?? throw new InvalidOperationException("Export PRIMARY and SYNC1 (scripts/bench.sh alloc does it).")));
+    return 0;
+}
+
+if (args.Length > 0 && args[0] == "overhead")
+{
+    OverheadOptions overhead;
+    try
+    {
+        overhead = OverheadOptions.Parse(args[1..]);
+    }
+    catch (Exception e) when (e is ArgumentException or FormatException)
+    {
+        Console.Error.WriteLine(e.Message);
+        return 2;
+    }
+
+    var overheadNodes = new Dictionary<string, string>();
+    foreach (var (key, env) in new[] { ("primary", "PRIMARY"), ("sync1", "SYNC1"), ("sync2", "SYNC2"), ("async1", "ASYNC1") })
+    {
+        overheadNodes[key] = Environment.GetEnvironmentVariable(env)
+            ?? throw new InvalidOperationException($"Export {env} (scripts/bench.sh overhead does it from scripts/cluster.sh env).");
+    }
+
+    Console.WriteLine(await new OverheadHarness(overheadNodes, overhead).RunAsync());
     return 0;
 }
 

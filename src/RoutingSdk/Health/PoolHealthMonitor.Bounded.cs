@@ -14,28 +14,28 @@ namespace RoutingSdk.Health;
 internal sealed partial class PoolHealthMonitor
 {
     /// <summary>
-    /// Checks use the pool's own data source (the one EF Core and Dapper use), so what they see is what the application
-    /// gets, and <c>MaxPoolSize</c> counts them too; <see cref="HealthMonitorOptions.CheckTimeout"/> bounds each check.
+    /// Checks open through the node's health-check data source (<see cref="RoutingPool.HealthCheckDataSource"/>): the
+    /// pool's connection string and data-source configuration, so what they see is what the application gets, but not
+    /// the application's pool — a full pool never delays a check, and a check never leaves a connection behind that the
+    /// application's queries then alternate over. Its one connection stays open across rounds: no connection is opened
+    /// per round. <see cref="HealthMonitorOptions.CheckTimeout"/> bounds each check.
     /// </summary>
-    private async Task<NpgsqlConnection> OpenAsync(RoutingPool pool, HealthMonitorOptions options, CancellationToken cancellationToken)
+    private static async Task<NpgsqlConnection> OpenAsync(RoutingPool pool, HealthMonitorOptions options, CancellationToken cancellationToken)
     {
         try
         {
+            return await OpenWithin(pool.HealthCheckDataSource, options, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // No connection of its own within the check timeout. Under a burst of new connections (an application
+            // starting two hundred requests at once) a server can take longer than that to start one more backend,
+            // while the application's pool already holds idle connections: ask through it before calling the node
+            // unreachable. A frozen node fails there too, within a second check timeout (as the one-connection side
+            // pool did when this order was the other way round).
             return await OpenWithin(pool.DataSource, options, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && IsPoolWait(ex))
-        {
-            // The pool may just be full (every connection busy with long reports): that says nothing about the node.
-            // Ask through a one-connection side pool (same data-source configuration) before calling it unreachable.
-            // Named apart in pg_stat_activity: this is the one connection per node that may exceed MaxPoolSize.
-            var csb = new NpgsqlConnectionStringBuilder(pool.ConnectionString) { MaxPoolSize = 1, MinPoolSize = 0, ApplicationName = "RoutingSdk health check" };
-            var side = _router.DataSources.For(pool.Name + " (health checks)", csb.ConnectionString);
-            return await OpenWithin(side, options, cancellationToken).ConfigureAwait(false);
-        }
     }
-
-    // Timed out waiting (for a pool slot or for the server), or Npgsql's own "pool exhausted": not proof of a dead node.
-    private static bool IsPoolWait(Exception ex) => ex is TimeoutException || ReadFailure.IsPoolExhausted(ex);
 
     // A frozen node accepts TCP and answers nothing: NodeWatch abandons the open at the check timeout. Not bounded by
     // the node's Lost signal: these checks are what readmits a node found lost.

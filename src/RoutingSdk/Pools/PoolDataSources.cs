@@ -52,15 +52,20 @@ internal sealed class PoolDataSources : IDisposable, IAsyncDisposable
         return _sources.GetOrAdd((poolName, connectionString, extras), key => new Lazy<NpgsqlDataSource>(() => Build(key.Name, key.ConnectionString, key.Extras))).Value;
     }
 
+    /// <summary>The name of a pool's health-check data source (<see cref="RoutingPool.HealthCheckDataSource"/>).</summary>
+    public static string HealthCheckName(string poolName) => poolName + " (health checks)";
+
     /// <summary>
-    /// Drops the idle connections of a pool's data source (if it was ever created): after a demotion or a crash they
-    /// point at a node that refuses writes or is gone. Connections in use are discarded when returned.
+    /// Drops the idle connections of a pool's data sources (if they were ever created), the health monitor's included:
+    /// after a demotion or a crash they point at a node that refuses writes or is gone. Connections in use are
+    /// discarded when returned.
     /// </summary>
     public void Clear(string poolName, string connectionString)
     {
+        var sideName = HealthCheckName(poolName);
         foreach (var (key, source) in _sources)
         {
-            if (key.Name == poolName && key.ConnectionString == connectionString && source.IsValueCreated)
+            if ((key.Name == sideName || (key.Name == poolName && key.ConnectionString == connectionString)) && source.IsValueCreated)
             {
                 source.Value.Clear();
             }
@@ -74,7 +79,7 @@ internal sealed class PoolDataSources : IDisposable, IAsyncDisposable
     /// </summary>
     public void Retire(string poolName, string connectionString, TimeSpan grace)
     {
-        var sideName = poolName + " (health checks)";
+        var sideName = HealthCheckName(poolName);
         foreach (var key in _sources.Keys)
         {
             if ((key.Name == poolName || key.Name == sideName) && (key.ConnectionString == connectionString || key.Name == sideName)

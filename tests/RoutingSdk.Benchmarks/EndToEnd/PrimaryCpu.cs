@@ -13,6 +13,8 @@ public sealed class PrimaryCpu(int postmasterPid, int clockTicksPerSecond)
             ? new PrimaryCpu(pid, int.TryParse(Environment.GetEnvironmentVariable("ROUTING_CLK_TCK"), out var hz) && hz > 0 ? hz : 100)
             : null;
 
+    public int PostmasterPid => postmasterPid;
+
     public double TotalMilliseconds()
     {
         long ticks = 0;
