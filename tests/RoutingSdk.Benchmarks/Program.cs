@@ -25,14 +25,7 @@ if (args.Length > 0 && args[0] == "overhead")
         return 2;
     }
 
-    var overheadNodes = new Dictionary<string, string>();
-    foreach (var (key, env) in new[] { ("primary", "PRIMARY"), ("sync1", "SYNC1"), ("sync2", "SYNC2"), ("async1", "ASYNC1") })
-    {
-        overheadNodes[key] = Environment.GetEnvironmentVariable(env)
-            ?? throw new InvalidOperationException($"Export {env} (scripts/bench.sh overhead does it from scripts/cluster.sh env).");
-    }
-
-    Console.WriteLine(await new OverheadHarness(overheadNodes, overhead).RunAsync());
+    Console.WriteLine(await new OverheadHarness(NodesFromEnvironment("primary", "sync1", "sync2", "async1"), overhead).RunAsync());
     return 0;
 }
 
@@ -49,16 +42,14 @@ if (args.Length > 0 && args[0] == "e2e")
         return 2;
     }
 
-    var nodes = new Dictionary<string, string>();
-    foreach (var (key, env) in new[] { ("primary", "PRIMARY"), ("sync1", "SYNC1"), ("sync2", "SYNC2"), ("async1", "ASYNC1"), ("read_vip", "READ_VIP") })
-    {
-        nodes[key] = Environment.GetEnvironmentVariable(env)
-            ?? throw new InvalidOperationException($"Export {env} (scripts/bench.sh does it from scripts/cluster.sh env).");
-    }
-
-    Console.WriteLine(await new EndToEndHarness(nodes, options).RunAsync());
+    Console.WriteLine(await new EndToEndHarness(NodesFromEnvironment("primary", "sync1", "sync2", "async1", "read_vip"), options).RunAsync());
     return 0;
 }
 
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
 return 0;
+
+// Each node's connection string from its variable (PRIMARY, SYNC1, …), as scripts/bench.sh exports them from scripts/cluster.sh env.
+static Dictionary<string, string> NodesFromEnvironment(params string[] nodes) =>
+    nodes.ToDictionary(n => n, n => Environment.GetEnvironmentVariable(n.ToUpperInvariant())
+        ?? throw new InvalidOperationException($"Export {n.ToUpperInvariant()} (scripts/bench.sh does it from scripts/cluster.sh env)."));

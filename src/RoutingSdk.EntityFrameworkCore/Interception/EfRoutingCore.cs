@@ -48,11 +48,7 @@ internal sealed partial class EfRoutingCore(QueryRouter router, IEnumerable<IRou
         _ = Apply(context!, state, scope, decision);
 
         // EF Core opens it synchronously after this event: never on a node already found unreachable.
-        NodeWatch.ThrowIfLost(decision.Pool, () =>
-        {
-            state.AbortedPool = decision.Pool;
-            state.OpenFailed = true;
-        });
+        NodeWatch.ThrowIfLost(decision.Pool, () => Abandoned(state, decision.Pool, null));
     }
 
     /// <summary>
@@ -73,12 +69,18 @@ internal sealed partial class EfRoutingCore(QueryRouter router, IEnumerable<IRou
             return; // another interceptor suppressed EF Core's open and opens it
         }
 
-        await NodeWatch.OpenAsync(connection, decision.Pool, cancellationToken, () =>
+        await NodeWatch.OpenAsync(connection, decision.Pool, cancellationToken, () => Abandoned(state, decision.Pool, connection)).ConfigureAwait(false);
+    }
+
+    /// <summary>An open refused or abandoned because the monitor found <paramref name="pool"/> lost: nothing was sent there.</summary>
+    private static void Abandoned(RoutingContextState state, RoutingPool pool, Npgsql.NpgsqlConnection? stillOpening)
+    {
+        state.AbortedPool = pool;
+        state.OpenFailed = true;
+        if (stillOpening is not null)
         {
-            state.AbortedPool = decision.Pool;
-            state.OpenFailed = true;
-            state.Forget(connection); // still opening in the background: the next open of this pool gets a new one
-        }).ConfigureAwait(false);
+            state.Forget(stillOpening); // still opening in the background: the next open of this pool gets a new one
+        }
     }
 
     private static RouteRequest Request(RoutingContextState state, DbContext context)

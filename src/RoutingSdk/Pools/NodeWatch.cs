@@ -162,7 +162,7 @@ internal sealed class NodeWatch : IDisposable
     /// </summary>
     public static void ThrowIfLost(RoutingPool pool, Action? onLost = null)
     {
-        if (pool.Health.Lost.IsCancellationRequested)
+        if (pool.Health.IsLost)
         {
             onLost?.Invoke();
             throw LostWhileOpening(pool, null);
@@ -175,7 +175,7 @@ internal sealed class NodeWatch : IDisposable
     /// <summary>Whether a failure on <paramref name="pool"/> is its node's, now that the monitor found the node unreachable.</summary>
     public static bool IsLostNodeFailure(RoutingPool pool, Exception exception)
     {
-        if (!pool.Health.Lost.IsCancellationRequested)
+        if (!pool.Health.IsLost)
         {
             return false;
         }

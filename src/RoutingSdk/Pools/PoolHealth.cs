@@ -134,6 +134,16 @@ internal sealed class PoolHealth(PoolHealthRegistry registry)
         return false;
     }
 
+    /// <summary>The monitor found the node unreachable and has not readmitted it yet.</summary>
+    public bool IsLost => Volatile.Read(ref _lost).IsCancellationRequested;
+
+    /// <summary>
+    /// An attempt failed on the node as on a dead one: evicts it — unless the monitor found it lost. Then it is evicted
+    /// already and only the monitor's good checks readmit it; attempts refused meanwhile are no new evidence, and
+    /// counting them would reset those checks forever (a thawed node never readmitted). Returns true when this evicted.
+    /// </summary>
+    public bool EvictAfterFailedAttempt(string reason) => !IsLost && Evict(reason);
+
     /// <summary>Checks that failed in a row since the last good one.</summary>
     public int ConsecutiveBadChecks => Volatile.Read(ref _consecutiveBad);
 

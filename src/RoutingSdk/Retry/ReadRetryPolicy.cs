@@ -37,8 +37,7 @@ internal static partial class ReadRetryPolicy
             throw write;
         }
 
-        // A node the monitor found lost is evicted already, and only the monitor readmits it: no new evidence here.
-        if (kind == ReadFailureKind.ReplicaGone && !pool.Health.Lost.IsCancellationRequested && pool.Health.Evict($"read failed: {exception.Message}"))
+        if (kind == ReadFailureKind.ReplicaGone && pool.Health.EvictAfterFailedAttempt($"read failed: {exception.Message}"))
         {
             metrics.Evictions.Add(1, new KeyValuePair<string, object?>("pool", pool.Name));
             Evicted(logger, pool.DisplayName, exception.Message);

@@ -71,14 +71,13 @@ internal sealed class PrimaryWait(TopologyOwner owner, PoolDataSources dataSourc
     /// <summary>The primary's connection failed: takes the pool out and drops its idle connections (they point at a dead or demoted node).</summary>
     public void Failed(RoutingPool failed, string problem)
     {
-        // Found unreachable by the monitor: it evicted the pool and alone readmits it. Attempts refused meanwhile are no
-        // new evidence — counting them would reset its good checks forever and keep a thawed primary out.
-        if (failed.Health.Lost.IsCancellationRequested)
+        // A node the monitor found lost: evicted already, its idle connections dropped when it was first refused.
+        if (failed.Health.IsLost)
         {
             return;
         }
 
-        if (failed.Health.Evict(problem))
+        if (failed.Health.EvictAfterFailedAttempt(problem))
         {
             metrics.Evictions.Add(1, new KeyValuePair<string, object?>("pool", failed.Name));
             RoutingLog.PrimaryLost(logger, failed.DisplayName, problem);

@@ -41,14 +41,14 @@ public sealed record Variant(string Key, string Description, Func<IServiceProvid
 /// </summary>
 public sealed class EndToEndHarness(IReadOnlyDictionary<string, string> nodes, HarnessOptions options)
 {
-    private const int Orders = 20_000;
+    private const int Orders = BenchSchema.Orders;
     private readonly TimeSpan duration = options.Duration;
     private readonly int repetitions = options.Repetitions;
     private readonly PrimaryCpu? primaryCpu = PrimaryCpu.FromEnvironment();
 
     public async Task<string> RunAsync()
     {
-        await PrepareAsync();
+        await BenchSchema.EnsureAsync(nodes["primary"], TimeSpan.FromSeconds(3));
         var results = new List<RunResult>();
         var variants = CreateVariants();
         try
@@ -117,21 +117,6 @@ public sealed class EndToEndHarness(IReadOnlyDictionary<string, string> nodes, H
             var noRetry = await PointReadP50Async(routedNoRetry, slice);
             overhead.Add((plain, routed, noRetry));
         }
-    }
-
-    private async Task PrepareAsync()
-    {
-        await using var conn = new NpgsqlConnection(nodes["primary"]);
-        await conn.OpenAsync();
-        await using var cmd = new NpgsqlCommand($"""
-            CREATE SCHEMA IF NOT EXISTS bench;
-            CREATE TABLE IF NOT EXISTS bench.bench_orders ("Id" int PRIMARY KEY, "CustomerId" int NOT NULL, "Total" numeric(12,2) NOT NULL, "Counter" int NOT NULL);
-            CREATE INDEX IF NOT EXISTS ix_bench_customer ON bench.bench_orders ("CustomerId");
-            INSERT INTO bench.bench_orders SELECT g, 1 + g % 500, round((random() * 1000)::numeric, 2), 0 FROM generate_series(1, {Orders}) g ON CONFLICT DO NOTHING;
-            ANALYZE bench.bench_orders;
-            """, conn);
-        await cmd.ExecuteNonQueryAsync();
-        await Task.Delay(3_000); // the delayed async replica and the statistics settle
     }
 
     private static ServiceProvider Plain(string connectionString)

@@ -17,7 +17,7 @@ namespace RoutingSdk.Benchmarks.EndToEnd;
 /// </summary>
 public sealed class OverheadHarness(IReadOnlyDictionary<string, string> nodes, OverheadOptions options)
 {
-    private const int Orders = 20_000;
+    private const int Orders = BenchSchema.Orders;
     private const string ProbeMark = "/* bench-probe */ ";
 
     private sealed record SameNodeVariant(string Key, string Description, Func<ServiceProvider> Create);
@@ -29,7 +29,7 @@ public sealed class OverheadHarness(IReadOnlyDictionary<string, string> nodes, O
 
     public async Task<string> RunAsync()
     {
-        await EnsureDataAsync();
+        await BenchSchema.EnsureAsync(nodes["primary"], TimeSpan.FromSeconds(1));
         var sb = new StringBuilder();
         if (options.ProfileVariant is { } profiled)
         {
@@ -378,21 +378,6 @@ public sealed class OverheadHarness(IReadOnlyDictionary<string, string> nodes, O
     }
 
     // ---------------------------------------------------------------------------------------------------------------
-
-    private async Task EnsureDataAsync()
-    {
-        await using var conn = new NpgsqlConnection(nodes["primary"]);
-        await conn.OpenAsync();
-        await using var cmd = new NpgsqlCommand($"""
-            CREATE SCHEMA IF NOT EXISTS bench;
-            CREATE TABLE IF NOT EXISTS bench.bench_orders ("Id" int PRIMARY KEY, "CustomerId" int NOT NULL, "Total" numeric(12,2) NOT NULL, "Counter" int NOT NULL);
-            CREATE INDEX IF NOT EXISTS ix_bench_customer ON bench.bench_orders ("CustomerId");
-            INSERT INTO bench.bench_orders SELECT g, 1 + g % 500, round((random() * 1000)::numeric, 2), 0 FROM generate_series(1, {Orders}) g ON CONFLICT DO NOTHING;
-            ANALYZE bench.bench_orders;
-            """, conn);
-        await cmd.ExecuteNonQueryAsync();
-        await Task.Delay(1_000);
-    }
 
     private static double Percentile(List<double> sorted, double p) => sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, (int)(p * sorted.Count))];
 
