@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks, never tests: BenchmarkDotNet micro-benchmarks (decision, proxied call, interceptor path), the end-to-end
 # harness on a local cluster, and the analyzer's share of compile time on a generated 300-file project.
-#   scripts/bench.sh [all|micro|e2e|curve|overhead|profile|analyzer] [options]   (default: all)
+#   scripts/bench.sh [all|micro|e2e|curve|overhead|alloc|profile|analyzer] [options]   (default: all)
 #
 #   e2e [--master-cpu <cores>] [--write-share <percent>] [harness arguments...]
 #       The end-to-end harness. --master-cpu caps the primary (its postmaster and every backend it forks) at that many
@@ -13,6 +13,9 @@
 #       What routing costs on the same node (plain EF Core on sync1 vs routed to sync1 with the defaults, and with the
 #       health monitor off), interleaved rounds, each variant's service provider alive only during its own slices;
 #       then the monitor's cost on the primary (an idle routed app, and a fleet of --instances idle apps).
+#   alloc
+#       Bytes allocated per synchronous point read on sync1: plain EF Core, empty interceptors, RoutingSdk with the
+#       defaults, with read retry off and with ReadRetry.BufferResults on.
 #   profile [--variant routed] [--seconds 20]
 #       One same-node variant run continuously under dotnet-counters (lock contention, thread pool, GC, allocation)
 #       and dotnet-trace (CPU samples, speedscope); installs both .NET tools when missing. Output in artifacts/bench/profile-<variant>.*
@@ -47,7 +50,7 @@ while [[ $# -gt 0 ]]; do
     *) harness_args+=("$1"); shift ;;
   esac
 done
-case $what in all | micro | e2e | curve | overhead | profile | analyzer) ;; *) die "unknown benchmark '$what'; use all, micro, e2e, curve, overhead, profile or analyzer." ;; esac
+case $what in all | micro | e2e | curve | overhead | alloc | profile | analyzer) ;; *) die "unknown benchmark '$what'; use all, micro, e2e, curve, overhead, alloc, profile or analyzer." ;; esac
 
 # --- Capping the primary's CPU -------------------------------------------------------------------------------------
 CG_NAME=routingsdk-bench-primary
@@ -164,6 +167,11 @@ fi
 if [[ $what == overhead ]]; then
   start_cluster
   dotnet run -c Release --no-build --project tests/RoutingSdk.Benchmarks -- overhead "${harness_args[@]}" | tee "$out/overhead.md"
+fi
+
+if [[ $what == alloc ]]; then
+  start_cluster
+  dotnet run -c Release --no-build --project tests/RoutingSdk.Benchmarks -- alloc | tee "$out/alloc.md"
 fi
 
 if [[ $what == profile ]]; then

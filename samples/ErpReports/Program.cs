@@ -85,7 +85,7 @@ while (pools.GetStatus().Any(p => p.Role == PoolRole.AsyncReplica && p.IsAvailab
 
 if (arguments.WebPort is not null)
 {
-    Console.WriteLine($"Operations page: http://127.0.0.1:{arguments.WebPort}/routing (up while the workload runs)");
+    Console.WriteLine($"Operations page: http://127.0.0.1:{arguments.WebPort}/routing (served until you press Ctrl+C)");
 }
 
 Console.WriteLine($"{orders:N0} sales orders, {customers:N0} customers. Running the workload for {arguments.Duration.TotalSeconds:F0} s with {arguments.Concurrency} workers:");
@@ -101,7 +101,18 @@ if (arguments.JsonPath is not null)
     Console.WriteLine($"Wrote {arguments.JsonPath}");
 }
 
-await host.StopAsync();
+if (host is WebApplication)
+{
+    // A newcomer opens the page after the table is printed: keep serving it (and the live health of every pool) until
+    // Ctrl+C or SIGTERM, which the host's console lifetime turns into a graceful stop.
+    Console.WriteLine($"The workload is done; the operations page stays up at http://127.0.0.1:{arguments.WebPort}/routing. Press Ctrl+C to stop.");
+    await host.WaitForShutdownAsync(); // stops the host
+}
+else
+{
+    await host.StopAsync();
+}
+
 return result.Errors.Count == 0 ? 0 : 1;
 
 internal sealed record SampleArguments(TimeSpan Duration, int Concurrency, string? JsonPath, string? ConfigPath, int Orders, string? Error, int? WebPort = null)

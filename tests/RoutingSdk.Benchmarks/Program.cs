@@ -4,6 +4,7 @@ using RoutingSdk.Benchmarks.EndToEnd;
 // Micro-benchmarks:  dotnet run -c Release --project tests/RoutingSdk.Benchmarks -- --filter '*'
 // End to end:        scripts/bench.sh   (runs: ... -- e2e --duration 5 --repetitions 3 --concurrency 1,8)
 // Overhead:          scripts/bench.sh overhead   (runs: ... -- overhead --rounds 9 --slice 3)
+// Allocation:        scripts/bench.sh alloc      (runs: ... -- alloc with PRIMARY/SYNC1 exported)
 if (args.Length > 0 && args[0] == "alloc")
 {
     Console.WriteLine(await AllocationBreakdown.RunAsync(

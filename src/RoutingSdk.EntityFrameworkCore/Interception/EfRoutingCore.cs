@@ -48,7 +48,7 @@ internal sealed partial class EfRoutingCore(QueryRouter router, IEnumerable<IRou
         _ = Apply(context!, state, scope, decision);
 
         // EF Core opens it synchronously after this event: never on a node already found unreachable.
-        NodeWatch.ThrowIfLost(decision.Pool, () => Abandoned(state, decision.Pool, null));
+        NodeWatch.ThrowIfLost(decision.Pool, state);
     }
 
     /// <summary>
@@ -69,18 +69,7 @@ internal sealed partial class EfRoutingCore(QueryRouter router, IEnumerable<IRou
             return; // another interceptor suppressed EF Core's open and opens it
         }
 
-        await NodeWatch.OpenAsync(connection, decision.Pool, cancellationToken, () => Abandoned(state, decision.Pool, connection)).ConfigureAwait(false);
-    }
-
-    /// <summary>An open refused or abandoned because the monitor found <paramref name="pool"/> lost: nothing was sent there.</summary>
-    private static void Abandoned(RoutingContextState state, RoutingPool pool, Npgsql.NpgsqlConnection? stillOpening)
-    {
-        state.AbortedPool = pool;
-        state.OpenFailed = true;
-        if (stillOpening is not null)
-        {
-            state.Forget(stillOpening); // still opening in the background: the next open of this pool gets a new one
-        }
+        await NodeWatch.OpenAsync(connection, decision.Pool, cancellationToken, state).ConfigureAwait(false);
     }
 
     private static RouteRequest Request(RoutingContextState state, DbContext context)
@@ -148,10 +137,9 @@ internal sealed partial class EfRoutingCore(QueryRouter router, IEnumerable<IRou
         }
 
         var state = State(context);
-        if (state.Watch is { } watch)
+        if (state.Watch is { Armed: true } watch)
         {
-            state.Watch = null;
-            watch.Dispose();
+            watch.Disarm();
             if (watch.Aborted)
             {
                 state.AbortedPool = watch.Pool; // the failure being handled is the node's, whatever Npgsql called it
@@ -178,8 +166,7 @@ internal sealed partial class EfRoutingCore(QueryRouter router, IEnumerable<IRou
             return;
         }
 
-        state.Watch?.Dispose();
-        state.Watch = NodeWatch.Start(npgsql, pool);
+        (state.Watch ??= new NodeWatch()).Arm(npgsql, pool); // one watch per context, re-armed at every open
     }
 
     /// <summary>

@@ -48,6 +48,30 @@ internal sealed class RoutingCommandInterceptor(EfRoutingCore core) : DbCommandI
         return ValueTask.FromResult(result);
     }
 
+    public override DbDataReader ReaderExecuted(DbCommand command, CommandExecutedEventData eventData, DbDataReader result) => Streamed(eventData, result);
+
+    public override ValueTask<DbDataReader> ReaderExecutedAsync(DbCommand command, CommandExecutedEventData eventData, DbDataReader result, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(Streamed(eventData, result));
+
+    /// <summary>
+    /// A routed query whose rows EF Core hands over as they arrive (not buffered inside the attempt) reads through
+    /// <see cref="Retry.StreamedResultReader"/>: its execution strategy has ended by the time a failure after the first
+    /// rows comes, and such a failure is still judged by RoutingSdk (a recovery conflict on a replica, a lost primary
+    /// under a posting function). A buffered query reads its whole result inside the attempt, where the execution
+    /// strategy judges a failure.
+    /// </summary>
+    private DbDataReader Streamed(CommandExecutedEventData eventData, DbDataReader reader)
+    {
+        if (eventData.CommandSource is not (CommandSource.LinqQuery or CommandSource.FromSqlQuery) || eventData.Context is not { } context
+            || EfRoutingCore.State(context) is not { OpenPool: { } pool } state
+            || state.ResultsBuffered(context))
+        {
+            return reader;
+        }
+
+        return new Retry.StreamedResultReader(reader, pool, state, core.Router, core.Logger);
+    }
+
     public override int NonQueryExecuted(DbCommand command, CommandExecutedEventData eventData, int result)
     {
         WriteCompleted(eventData);

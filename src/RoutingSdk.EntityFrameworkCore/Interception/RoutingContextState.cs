@@ -11,7 +11,7 @@ namespace RoutingSdk.EntityFrameworkCore.Interception;
 /// <c>BeginTransaction()</c>. A connection opened outside that section was opened by the caller.
 /// </summary>
 #pragma warning disable EF1001 // ConcurrencyDetector is EF Core infrastructure; its virtual members are the extension point used here.
-internal sealed class RoutingContextState : ConcurrencyDetector, IResettableService, IDisposable
+internal sealed class RoutingContextState : ConcurrencyDetector, IResettableService, IDisposable, IOpenAbandonedListener
 {
     private int _operationDepth;
     private (Npgsql.NpgsqlDataSource Source, Npgsql.NpgsqlConnection Connection)[] _connections = [];
@@ -54,6 +54,28 @@ internal sealed class RoutingContextState : ConcurrencyDetector, IResettableServ
         return connection;
     }
 
+    /// <summary>An open refused or abandoned because the monitor found <paramref name="pool"/> lost: nothing was sent there.</summary>
+    void IOpenAbandonedListener.OnOpenAbandoned(RoutingPool pool, Npgsql.NpgsqlConnection? connection)
+    {
+        AbortedPool = pool;
+        OpenFailed = true;
+        if (connection is not null)
+        {
+            Forget(connection); // it may still be opening in the background: the next open of this pool gets a new one
+        }
+    }
+
+    private bool? _strategyRetries;
+
+    /// <summary>
+    /// Whether EF Core buffers this context's query results inside the execution strategy: it asks the strategy EF
+    /// Core is running (<see cref="Microsoft.EntityFrameworkCore.Storage.ExecutionStrategy.Current"/>) or else the
+    /// context's own, as it does when it compiles a query.
+    /// </summary>
+    public bool ResultsBuffered(Microsoft.EntityFrameworkCore.DbContext context) =>
+        Microsoft.EntityFrameworkCore.Storage.ExecutionStrategy.Current?.RetriesOnFailure
+        ?? (_strategyRetries ??= context.GetService<Microsoft.EntityFrameworkCore.Storage.IExecutionStrategy>().RetriesOnFailure);
+
     /// <summary>The pool of the connection opened last in the current attempt, primary or replica: the node a failure happened on.</summary>
     public RoutingPool? LastOpenedPool { get; set; }
 
@@ -90,7 +112,7 @@ internal sealed class RoutingContextState : ConcurrencyDetector, IResettableServ
     /// <summary>Whether <see cref="Extras"/> was read from the context's options yet.</summary>
     public bool ExtrasResolved { get; set; }
 
-    /// <summary>Watches the open connection's node (<see cref="NodeWatch"/>); null while closed.</summary>
+    /// <summary>Watches the open connection's node (<see cref="NodeWatch"/>, armed while a routed connection is open); null until the first open.</summary>
     public NodeWatch? Watch { get; set; }
 
     /// <summary>The pool whose connection the health monitor aborted in this attempt (its node was unreachable).</summary>

@@ -14,14 +14,15 @@ namespace RoutingSdk.EntityFrameworkCore.Retry;
 /// transactions keep working (unlike EF Core's retrying strategies, nothing is imposed on them).
 /// </summary>
 /// <remarks>
-/// It reports <see cref="RetriesOnFailure"/> when read retry is on, so EF Core buffers each query's rows inside the
-/// attempt: a cancellation then never hits a half-read result. A provider strategy configured by the user
+/// It reports <see cref="RetriesOnFailure"/> only with <see cref="ReadRetryOptions.BufferResults"/> on (or a retrying
+/// provider strategy), so by default EF Core streams rows and a read is retried when it fails before its first row:
+/// buffering costs every query a copy of its result. A provider strategy configured by the user
 /// (<c>EnableRetryOnFailure</c>) still runs around it.
 /// </remarks>
 internal sealed class RoutingExecutionStrategy(IExecutionStrategy inner, ExecutionStrategyDependencies dependencies, QueryRouter router, ILogger logger)
     : IExecutionStrategy
 {
-    public bool RetriesOnFailure => inner.RetriesOnFailure || router.Topology.Options.ReadRetry.Enabled;
+    public bool RetriesOnFailure => inner.RetriesOnFailure || router.Topology.Options.ReadRetry is { Enabled: true, BufferResults: true };
 
     public TResult Execute<TState, TResult>(TState state, Func<DbContext, TState, TResult> operation, Func<DbContext, TState, ExecutionResult<TResult>>? verifySucceeded)
     {

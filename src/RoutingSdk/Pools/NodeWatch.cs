@@ -19,33 +19,52 @@ namespace RoutingSdk.Pools;
 /// </remarks>
 internal sealed class NodeWatch : IDisposable
 {
-    private readonly NpgsqlConnection _connection;
+    private NpgsqlConnection? _connection;
     private CancellationTokenRegistration _registration;
     private volatile bool _aborted;
 
-    private NodeWatch(NpgsqlConnection connection, RoutingPool pool)
-    {
-        _connection = connection;
-        Pool = pool;
-    }
-
-    public RoutingPool Pool { get; }
+    /// <summary>The node watched last (kept after <see cref="Disarm"/>, for the failure that follows an abort).</summary>
+    public RoutingPool? Pool { get; private set; }
 
     /// <summary>The connection was aborted because its node was found unreachable: the failure that follows is the node's.</summary>
     public bool Aborted => _aborted;
 
-    /// <summary>Invoked (on a thread-pool thread) just before the connection is aborted.</summary>
-    public Action<NodeWatch>? OnAbort { get; init; }
+    /// <summary>Watching a connection now (between <see cref="Arm"/> and <see cref="Disarm"/>).</summary>
+    public bool Armed { get; private set; }
 
     /// <summary>Starts watching an open connection; if the node is already known lost, aborts it now.</summary>
-    public static NodeWatch Start(NpgsqlConnection connection, RoutingPool pool, Action<NodeWatch>? onAbort = null)
+    public static NodeWatch Start(NpgsqlConnection connection, RoutingPool pool)
     {
-        var watch = new NodeWatch(connection, pool) { OnAbort = onAbort };
-        watch._registration = pool.Health.Lost.UnsafeRegister(static s => ((NodeWatch)s!).Abort(), watch);
+        var watch = new NodeWatch();
+        watch.Arm(connection, pool);
         return watch;
     }
 
-    public void Dispose() => _registration.Dispose();
+    /// <summary>
+    /// Watches <paramref name="connection"/> on <paramref name="pool"/>'s node from now on (a context's watch is re-armed
+    /// at every open instead of allocating one per open); if the node is already known lost, aborts it now.
+    /// </summary>
+    public void Arm(NpgsqlConnection connection, RoutingPool pool)
+    {
+        Disarm();
+        _connection = connection;
+        Pool = pool;
+        _aborted = false;
+        Armed = true;
+        _registration = pool.Health.Lost.UnsafeRegister(static s => ((NodeWatch)s!).Abort(), this);
+    }
+
+    /// <summary>Stops watching. Waits for an abort already running, so a late abort never breaks the connector once it
+    /// is back in the pool serving someone else.</summary>
+    public void Disarm()
+    {
+        // The registration is not cleared: RoutingDataSource disarms from the connection's StateChange, which can run on
+        // the aborting thread while the owner disposes too; disposing one registration twice is safe, a torn write is not.
+        _registration.Dispose();
+        Armed = false;
+    }
+
+    public void Dispose() => Disarm();
 
     /// <summary>
     /// Opens <paramref name="connection"/>, bounded by the caller's token, by the node's <see cref="PoolHealth.Lost"/>
@@ -57,14 +76,14 @@ internal sealed class NodeWatch : IDisposable
     /// ran; the limit throws <see cref="TimeoutException"/> naming <paramref name="limitName"/>.
     /// </summary>
     public static async ValueTask OpenAsync(
-        NpgsqlConnection connection, RoutingPool? watched, CancellationToken cancellationToken, Action? onLost = null,
+        NpgsqlConnection connection, RoutingPool? watched, CancellationToken cancellationToken, IOpenAbandonedListener? onLost = null,
         TimeSpan? limit = null, string? limitName = null)
     {
         var lost = watched?.Health.Lost ?? default;
         if (lost.IsCancellationRequested)
         {
             // Even an idle pooled connection, which would "open" without asking the node, would be aborted at once.
-            onLost?.Invoke();
+            onLost?.OnOpenAbandoned(watched!, connection);
             throw LostWhileOpening(watched!, null);
         }
 
@@ -96,7 +115,7 @@ internal sealed class NodeWatch : IDisposable
                         (connection, bound), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
                     if (abandon.Task.Result)
                     {
-                        onLost?.Invoke();
+                        onLost?.OnOpenAbandoned(watched!, connection);
                         throw LostWhileOpening(watched!, null);
                     }
 
@@ -115,7 +134,7 @@ internal sealed class NodeWatch : IDisposable
             bound?.Dispose();
             if (lost.IsCancellationRequested)
             {
-                onLost?.Invoke();
+                onLost?.OnOpenAbandoned(watched!, connection);
                 throw LostWhileOpening(watched!, ex);
             }
 
@@ -129,7 +148,7 @@ internal sealed class NodeWatch : IDisposable
     }
 
     /// <summary>
-    /// Opens a connection of <paramref name="dataSource"/> bounded as <see cref="OpenAsync(NpgsqlConnection, RoutingPool?, CancellationToken, Action?, TimeSpan?, string?)"/>
+    /// Opens a connection of <paramref name="dataSource"/> bounded as <see cref="OpenAsync(NpgsqlConnection, RoutingPool?, CancellationToken, IOpenAbandonedListener?, TimeSpan?, string?)"/>
     /// does; the connection is disposed when the open fails.
     /// </summary>
     public static async ValueTask<NpgsqlConnection> OpenAsync(
@@ -160,11 +179,11 @@ internal sealed class NodeWatch : IDisposable
     /// under load), so it refuses to start one on a node already found unreachable, and is otherwise bounded by the
     /// connection string's Timeout. Throws the same <see cref="NpgsqlException"/> as an abandoned open.
     /// </summary>
-    public static void ThrowIfLost(RoutingPool pool, Action? onLost = null)
+    public static void ThrowIfLost(RoutingPool pool, IOpenAbandonedListener? onLost = null)
     {
         if (pool.Health.IsLost)
         {
-            onLost?.Invoke();
+            onLost?.OnOpenAbandoned(pool, null);
             throw LostWhileOpening(pool, null);
         }
     }
@@ -206,8 +225,7 @@ internal sealed class NodeWatch : IDisposable
     private void Abort()
     {
         _aborted = true;
-        OnAbort?.Invoke(this);
-        AbortConnection(_connection, $"RoutingSdk aborted this connection: the health monitor found {Pool.DisplayName} unreachable ({Pool.Health.LostBecause}).");
+        AbortConnection(_connection!, $"RoutingSdk aborted this connection: the health monitor found {Pool!.DisplayName} unreachable ({Pool.Health.LostBecause}).");
     }
 
     /// <summary>
@@ -265,4 +283,16 @@ internal sealed class NodeWatch : IDisposable
 
     [UnsafeAccessor(UnsafeAccessorKind.Method, Name = "Break")]
     private static extern Exception Break(NpgsqlConnector connector, Exception reason, bool markHostAsOfflineOnConnecting);
+}
+
+/// <summary>
+/// Told when RoutingSdk refuses or abandons an open because the monitor found its node lost (nothing was sent there).
+/// An interface, not a delegate, so that the per-open path allocates no closure: EF Core's per-context state implements it.
+/// </summary>
+internal interface IOpenAbandonedListener
+{
+    /// <param name="pool">The lost node's pool.</param>
+    /// <param name="connection">The connection whose open was refused or abandoned (it may still be opening in the
+    /// background); <see langword="null"/> on the synchronous path, which refuses before anything is opened.</param>
+    void OnOpenAbandoned(RoutingPool pool, NpgsqlConnection? connection);
 }

@@ -87,6 +87,35 @@ internal sealed class AttemptEngine(QueryRouter router, ILogger logger)
         }
     }
 
+    /// <summary>
+    /// Judges a failure that came after rows of a streamed result had reached the caller (EF Core results are not
+    /// buffered by default): such an attempt is never run again, since the caller holds part of the answer. Returns
+    /// RoutingSdk's exception where it has something to say, else <see langword="null"/> (the original error stands): a
+    /// replica read cancelled by a recovery conflict (<see cref="ReadRetryPolicy.AfterRowsHandedOver"/>), or a primary
+    /// connection lost under a statement that may have taken effect (a posting function's <c>SELECT</c> under
+    /// <c>[MasterOnly]</c> or <c>.OnPrimary()</c>) — <see cref="PrimaryConnectionLostException"/>, as when the same
+    /// failure comes before the first row.
+    /// </summary>
+    public static Exception? AfterRowsHandedOver(in FailedAttempt failed, QueryRouter router, ILogger logger)
+    {
+        var pool = failed.Pool;
+        if (!pool.AcceptTxSession)
+        {
+            return ReadRetryPolicy.AfterRowsHandedOver(failed.Error, pool, router.Metrics, logger, router.Topology.Options.ReadRetry);
+        }
+
+        var kind = ReadFailure.Classify(failed.Error, out var postgres);
+        var nodeGone = failed.Aborted || NodeWatch.IsLostNodeFailure(pool, failed.Error) || kind == ReadFailureKind.ReplicaGone;
+        var terminatedBeforeCommit = postgres is { SqlState: PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown } && !failed.CommittedLocally;
+        if (nodeGone && (failed.EffectInFlight || failed.EffectCompleted) && !terminatedBeforeCommit)
+        {
+            router.PrimaryFailed(pool, failed.Error.Message);
+            return new PrimaryConnectionLostException(pool.Name, failed.Error, failed.CommittedLocally);
+        }
+
+        return null;
+    }
+
     private enum Verdict
     {
         Propagate,

@@ -63,6 +63,31 @@ internal static partial class ReadRetryPolicy
         return true;
     }
 
+    /// <summary>
+    /// What a replica read that failed after some of its rows reached the caller becomes (a streamed EF Core result,
+    /// <see cref="ReadRetryOptions.BufferResults"/> off): never retried, since the caller holds part of the answer. A
+    /// recovery conflict becomes <see cref="ReplicaReadCancelledException"/>; a dying replica is evicted and its error
+    /// stays (returns <see langword="null"/>).
+    /// </summary>
+    public static Exception? AfterRowsHandedOver(Exception exception, RoutingPool pool, RoutingMetrics metrics, ILogger logger, ReadRetryOptions options)
+    {
+        switch (ReadFailure.Classify(exception, out var postgres))
+        {
+            case ReadFailureKind.RecoveryConflict:
+                var cancelled = new ReplicaReadCancelledException(pool.Name, postgres!, options.Enabled
+                    ? "rows of the result had already been handed to the caller, so it could not be run again (ReadRetry.BufferResults = true buffers EF Core results so that such reads are retried)"
+                    : "rows of the result had already been handed to the caller, and read retry is disabled (ReadRetry.Enabled = false)");
+                Cancelled(logger, cancelled.OperatorDetail);
+                return cancelled;
+            case ReadFailureKind.ReplicaGone when pool.Health.EvictAfterFailedAttempt($"read failed: {exception.Message}"):
+                metrics.Evictions.Add(1, new KeyValuePair<string, object?>("pool", pool.Name));
+                Evicted(logger, pool.DisplayName, exception.Message);
+                return null;
+            default:
+                return null;
+        }
+    }
+
     [LoggerMessage(50, LogLevel.Warning, "Read on {Pool} failed ({Kind}); retry {Attempt} on another node. {Error}")]
     private static partial void Retrying(ILogger logger, string pool, ReadFailureKind kind, int attempt, string error);
 

@@ -49,6 +49,7 @@ public sealed class EndToEndHarness(IReadOnlyDictionary<string, string> nodes, H
     public async Task<string> RunAsync()
     {
         await BenchSchema.EnsureAsync(nodes["primary"], TimeSpan.FromSeconds(3));
+        await ResetStatementStatsAsync();
         var results = new List<RunResult>();
         var variants = CreateVariants();
         try
@@ -283,6 +284,32 @@ public sealed class EndToEndHarness(IReadOnlyDictionary<string, string> nodes, H
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// Forgets every node's statement statistics before the run. pg_stat_statements keeps the first text it saw of a
+    /// statement shape: after another benchmark ran the same point read untagged on a kept cluster (the overhead
+    /// harness, -- alloc), that node's reads no longer matched '-- bench:%' and went uncounted (sync1 showed 18.5%
+    /// of reads at weights 1:1).
+    /// </summary>
+    private async Task ResetStatementStatsAsync()
+    {
+        foreach (var node in new[] { "primary", "sync1", "sync2", "async1" })
+        {
+            await using var conn = new NpgsqlConnection(nodes[node]);
+            await conn.OpenAsync();
+            await using var cmd = new NpgsqlCommand("SELECT pg_stat_statements_reset()", conn);
+            try
+            {
+                await cmd.ExecuteNonQueryAsync();
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+            {
+                throw new InvalidOperationException(
+                    $"The benchmark login cannot reset pg_stat_statements on {node} ({e.MessageText}); where reads ran would be miscounted. " +
+                    "Run it as the local topology's application login (a superuser) or GRANT EXECUTE ON FUNCTION pg_stat_statements_reset TO it.", e);
+            }
+        }
     }
 
     private static double Percentile(double[] sorted, double p) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))];

@@ -33,12 +33,13 @@ public class LiveNodeBenchmarks
         _routedNoMonitor = Routed(primary, sync1, retry: true, monitor: false);
     }
 
-    internal static ServiceProvider Routed(string primary, string sync1, bool retry, bool monitor = true)
+    internal static ServiceProvider Routed(string primary, string sync1, bool retry, bool monitor = true, bool buffer = false)
     {
         var services = new ServiceCollection();
         services.AddQueryRouting(o =>
         {
             o.ReadRetry.Enabled = retry;
+            o.ReadRetry.BufferResults = buffer;
             o.Health.Enabled = monitor;
             o.Pools.Add(new RoutingPoolOptions { Name = "WritePool", Role = PoolRole.Primary, ConnectionString = primary });
             o.Pools.Add(new RoutingPoolOptions { Name = "sync1", Role = PoolRole.SyncReplica, ConnectionString = sync1 });

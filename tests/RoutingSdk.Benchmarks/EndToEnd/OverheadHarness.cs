@@ -59,14 +59,16 @@ public sealed class OverheadHarness(IReadOnlyDictionary<string, string> nodes, O
             new("plain", "plain EF Core on sync1", () => Plain(sync1)),
             new("routed", "RoutingSdk routed to sync1, defaults (monitor on, read retry on)", () => LiveNodeBenchmarks.Routed(primary, sync1, retry: true)),
             new("nomonitor", "RoutingSdk routed to sync1, Health.Enabled = false (diagnostic)", () => LiveNodeBenchmarks.Routed(primary, sync1, retry: true, monitor: false)),
+            new("interceptors", "plain EF Core on sync1 + an empty connection and command interceptor (diagnostic: what EF Core charges for any interceptor)",
+                () => Plain(sync1, new AllocationBreakdown.NoOpConnectionInterceptor(), new AllocationBreakdown.NoOpCommandInterceptor())),
         };
         return all.Where(v => options.Variants is null || options.Variants.Contains(v.Key)).ToList();
     }
 
-    private static ServiceProvider Plain(string connectionString)
+    private static ServiceProvider Plain(string connectionString, params Microsoft.EntityFrameworkCore.Diagnostics.IInterceptor[] interceptors)
     {
         var services = new ServiceCollection();
-        services.AddDbContextPool<ShopDb>(o => o.UseNpgsql(connectionString));
+        services.AddDbContextPool<ShopDb>(o => o.UseNpgsql(connectionString).AddInterceptors(interceptors));
         return services.BuildServiceProvider();
     }
 
@@ -272,7 +274,7 @@ public sealed class OverheadHarness(IReadOnlyDictionary<string, string> nodes, O
         sb.AppendLine(inv, $"Health monitor's cost on the primary: an idle routed application (pools primary, sync1, sync2, async1; defaults: Interval 1 s), " +
             $"{options.IdleRepetitions} windows of {options.Idle.TotalSeconds:0} s interleaved with windows without it. Monitor CPU: the primary's client backends of the " +
             $"application's login other than the probe, from /proc/<pid>/schedstat (ns); exited backends: the postmaster's cutime+cstime (HAProxy's health checks of the " +
-            $"topology open ~4 connections/s to the primary, in every window alike); whole primary: postmaster and every child. Connections opened from " +
+            $"topology open one connection to the primary every 2 s, in every window alike); whole primary: postmaster and every child. Connections opened from " +
             $"pg_stat_database.sessions, statements from pg_stat_statements (the probe's own excluded). Medians (min–max).");
         sb.AppendLine();
         sb.AppendLine("| | monitor backends' CPU ms/s | exited backends' CPU ms/s | whole primary CPU ms/s | connections opened per round | statements per round (of which DISCARD ALL) | rounds/s | backends held |");

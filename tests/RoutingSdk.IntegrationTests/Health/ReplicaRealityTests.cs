@@ -115,6 +115,137 @@ public sealed class ReplicaRealityTests(ClusterFixture fixture) : IAsyncLifetime
         Assert.Contains("reports on the master", ex.OperatorDetail);
     }
 
+    // Six 5 KB rows: the first two overflow the server's 8 KB send buffer, which sends row 1 (and part of row 2) at once; from the third row on each
+    // row waits 1 s, so the replay conflict (about 2 s in) cancels the report after rows were handed over.
+    private static IAsyncEnumerable<string> StreamedReportAsync(ErpTestDb db) =>
+        db.Database.SqlQuery<string>($"SELECT current_setting('cluster_name') || ':' || c.id || ':' || repeat('x', 5000) AS \"Value\" FROM ef_routing.conflict_probe c CROSS JOIN LATERAL (SELECT pg_sleep(CASE WHEN c.id >= 3 THEN 1 ELSE 0 END + 0 * c.id)) s").AsAsyncEnumerable();
+
+    // An earlier test of this collection may have restarted sync1: wait until it accepts reads (a standby refuses
+    // connections with 57P03 until it is consistent) and has the probe table, so the report surely starts there.
+    private async Task WaitUntilSync1ServesAsync()
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            try
+            {
+                await using var sync1 = new NpgsqlConnection(_cluster.Sync1ConnectionString);
+                await sync1.OpenAsync();
+                await using var probe = new NpgsqlCommand("SELECT count(*) FROM ef_routing.conflict_probe", sync1);
+                if ((long)(await probe.ExecuteScalarAsync())! == 6)
+                {
+                    return;
+                }
+            }
+            catch (NpgsqlException) when (DateTime.UtcNow < deadline)
+            {
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "sync1 did not serve the probe table within 60 s");
+            await Task.Delay(200);
+        }
+    }
+
+    // Provokes the conflict once the report is seen running on sync1 (by sync1's own pg_stat_activity), not after a guess.
+    private async Task ProvokeConflictOnceRunningAsync()
+    {
+        await using var sync1 = new NpgsqlConnection(_cluster.Sync1ConnectionString);
+        await sync1.OpenAsync();
+        await using var running = new NpgsqlCommand(
+            "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE '%repeat(''x'', 5000)%'", sync1);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while ((long)(await running.ExecuteScalarAsync())! == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the report did not start on sync1 within 30 s");
+            await Task.Delay(20);
+        }
+
+        await using var conn = new NpgsqlConnection(_cluster.PrimaryConnectionString);
+        await conn.OpenAsync();
+        await using var tx = await conn.BeginTransactionAsync();
+        await using var cmd = new NpgsqlCommand("LOCK TABLE ef_routing.conflict_probe IN ACCESS EXCLUSIVE MODE", conn, tx);
+        await cmd.ExecuteNonQueryAsync();
+        await tx.CommitAsync(); // replaying the lock on sync1 waits max_standby_streaming_delay (1 s), then cancels the report
+    }
+
+    private static async Task<List<string>> ReadAllAsync(IAsyncEnumerable<string> report, List<string> rows)
+    {
+        await foreach (var row in report)
+        {
+            rows.Add(row[..row.LastIndexOf(':')]);
+        }
+
+        return rows;
+    }
+
+    [Fact]
+    public async Task Recovery_conflict_after_rows_were_handed_over_is_reported_not_retried_when_results_stream()
+    {
+        // The default: rows stream (ReadRetry.BufferResults off), so half a report cannot be run again.
+        await WaitUntilSync1ServesAsync();
+        await using var sp = Services(o => o.Pools.RemoveAll(p => p.Name == "sync2"));
+        await using var scope = sp.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ErpTestDb>();
+        var rows = new List<string>();
+        ReplicaReadCancelledException ex;
+        using (RoutingScope.Begin(RouteKind.ReadReplica, "NightlyReport.Build", RoutingCategory.Report))
+        {
+            var report = ReadAllAsync(StreamedReportAsync(db), rows);
+            try
+            {
+                await ProvokeConflictOnceRunningAsync();
+            }
+            finally
+            {
+                await Task.WhenAny(report); // the context is disposed after its report ended, whatever failed first
+            }
+
+            ex = await Assert.ThrowsAsync<ReplicaReadCancelledException>(() => report);
+        }
+
+        Assert.NotEmpty(rows); // rows from sync1 had reached us when the replica cancelled the rest
+        Assert.True(rows.Count < 6, $"the report should have been cut short, got {rows.Count} rows");
+        Assert.All(rows, r => Assert.StartsWith("sync1:", r, StringComparison.Ordinal));
+        Assert.Equal("sync1", ex.PoolName);
+        Assert.Equal(ReplicaReadCancelledException.UserMessage, ex.Message);
+        Assert.Contains("handed to the caller", ex.OperatorDetail);
+        Assert.Contains("ReadRetry.BufferResults", ex.OperatorDetail);
+    }
+
+    [Fact]
+    public async Task Recovery_conflict_after_the_first_rows_is_retried_when_results_are_buffered()
+    {
+        await WaitUntilSync1ServesAsync();
+        await using var sp = Services(o =>
+        {
+            o.Pools.RemoveAll(p => p.Name == "sync2");
+            o.ReadRetry.BufferResults = true;
+        });
+        long retries = 0;
+        using var listener = Listen("routing.retries", v => Interlocked.Add(ref retries, v));
+        await using var scope = sp.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ErpTestDb>();
+        var rows = new List<string>();
+        using (RoutingScope.Begin(RouteKind.ReadReplica, "NightlyReport.Build", RoutingCategory.Report))
+        {
+            var report = ReadAllAsync(StreamedReportAsync(db), rows);
+            try
+            {
+                await ProvokeConflictOnceRunningAsync();
+            }
+            finally
+            {
+                await Task.WhenAny(report); // the context is disposed after its report ended, whatever failed first
+            }
+
+            await report;
+        }
+
+        // sync1 cancelled it while EF Core was still buffering; the primary, the only node left, gave the whole answer once.
+        Assert.Equal(["primary:1", "primary:2", "primary:3", "primary:4", "primary:5", "primary:6"], rows);
+        Assert.True(Interlocked.Read(ref retries) >= 1);
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]

@@ -59,6 +59,18 @@ public sealed class PoolDataSourceTests(ClusterFixture fixture) : IAsyncLifetime
             CREATE TABLE IF NOT EXISTS ef_plugins.plugin_probe (id int PRIMARY KEY, mood ef_plugins.mood NOT NULL, at timestamptz NOT NULL, day date NOT NULL);
             """, conn);
         await cmd.ExecuteNonQueryAsync();
+
+        // async1 replays 2 s late: on a fresh cluster the tests' AsyncReplica reads would otherwise meet a missing table
+        // (42P01), not merely a missing row.
+        await using var async1 = new NpgsqlConnection(_cluster.Async1ConnectionString);
+        await async1.OpenAsync();
+        await using var exists = new NpgsqlCommand("SELECT to_regclass('ef_plugins.plugin_probe') IS NOT NULL", async1);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!(bool)(await exists.ExecuteScalarAsync())!)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "async1 did not replay the ef_plugins schema within 30 s");
+            await Task.Delay(100);
+        }
     }
 
     public Task DisposeAsync() => Task.CompletedTask;

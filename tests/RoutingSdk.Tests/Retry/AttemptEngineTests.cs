@@ -137,4 +137,39 @@ public sealed class AttemptEngineTests
         var cancelled = await Assert.ThrowsAsync<ReplicaReadCancelledException>(() => engine.RunAgainAsync(new FailedAttempt { Pool = sync1, Error = Conflict }, async: true, default).AsTask());
         Assert.Contains("2 retries exhausted", cancelled.OperatorDetail);
     }
+
+    [Fact]
+    public void A_conflict_after_rows_were_handed_over_is_reported_never_run_again()
+    {
+        var (router, topology, _) = TestTopologies.Router(TestTopologies.Standard());
+        var sync1 = topology.FindPool("sync1")!;
+
+        var reported = Assert.IsType<ReplicaReadCancelledException>(ReadRetryPolicy.AfterRowsHandedOver(Conflict, sync1, router.Metrics, NullLogger.Instance, new ReadRetryOptions()));
+        Assert.Equal("sync1", reported.PoolName);
+        Assert.Same(Conflict, reported.PostgresError);
+        Assert.Contains("handed to the caller", reported.OperatorDetail);
+        Assert.Contains("ReadRetry.BufferResults = true", reported.OperatorDetail);
+
+        // Anything else keeps its own error; an unrelated one leaves the replica alone, a dying replica is evicted.
+        Assert.Null(ReadRetryPolicy.AfterRowsHandedOver(UniqueViolation, sync1, router.Metrics, NullLogger.Instance, new ReadRetryOptions()));
+        Assert.True(sync1.Health.IsAvailable);
+        Assert.Null(ReadRetryPolicy.AfterRowsHandedOver(StreamClosed, sync1, router.Metrics, NullLogger.Instance, new ReadRetryOptions()));
+        Assert.False(sync1.Health.IsAvailable);
+    }
+
+    [Fact]
+    public void A_primary_connection_lost_after_rows_under_a_statement_with_effect_is_reported_as_lost_never_run_again()
+    {
+        var (router, topology, _) = TestTopologies.Router(TestTopologies.Standard());
+        var primary = topology.FindPool("WritePool")!;
+
+        var lost = Assert.IsType<PrimaryConnectionLostException>(AttemptEngine.AfterRowsHandedOver(
+            new FailedAttempt { Pool = primary, Error = StreamClosed, EffectInFlight = true, CommittedLocally = true }, router, NullLogger.Instance));
+        Assert.True(lost.CommittedLocally);
+
+        // A plain read on the primary keeps its own error; so does a statement the server terminated before its commit
+        // (rolled back: nothing took effect).
+        Assert.Null(AttemptEngine.AfterRowsHandedOver(new FailedAttempt { Pool = primary, Error = StreamClosed }, router, NullLogger.Instance));
+        Assert.Null(AttemptEngine.AfterRowsHandedOver(new FailedAttempt { Pool = primary, Error = Terminated, EffectInFlight = true }, router, NullLogger.Instance));
+    }
 }
