@@ -168,6 +168,23 @@ public sealed class ReplicaRealityTests(ClusterFixture fixture) : IAsyncLifetime
         await tx.CommitAsync(); // replaying the lock on sync1 waits max_standby_streaming_delay (1 s), then cancels the report
     }
 
+    // Starts the streamed report, provokes the conflict once it runs on sync1, and returns the report once it ended
+    // (the context is disposed only after its report, whatever failed first).
+    private async Task<Task<List<string>>> RunReportMeetingConflictAsync(ErpTestDb db, List<string> rows)
+    {
+        var report = ReadAllAsync(StreamedReportAsync(db), rows);
+        try
+        {
+            await ProvokeConflictOnceRunningAsync();
+        }
+        finally
+        {
+            await Task.WhenAny(report);
+        }
+
+        return report;
+    }
+
     private static async Task<List<string>> ReadAllAsync(IAsyncEnumerable<string> report, List<string> rows)
     {
         await foreach (var row in report)
@@ -190,17 +207,7 @@ public sealed class ReplicaRealityTests(ClusterFixture fixture) : IAsyncLifetime
         ReplicaReadCancelledException ex;
         using (RoutingScope.Begin(RouteKind.ReadReplica, "NightlyReport.Build", RoutingCategory.Report))
         {
-            var report = ReadAllAsync(StreamedReportAsync(db), rows);
-            try
-            {
-                await ProvokeConflictOnceRunningAsync();
-            }
-            finally
-            {
-                await Task.WhenAny(report); // the context is disposed after its report ended, whatever failed first
-            }
-
-            ex = await Assert.ThrowsAsync<ReplicaReadCancelledException>(() => report);
+            ex = await Assert.ThrowsAsync<ReplicaReadCancelledException>(async () => await await RunReportMeetingConflictAsync(db, rows));
         }
 
         Assert.NotEmpty(rows); // rows from sync1 had reached us when the replica cancelled the rest
@@ -228,17 +235,7 @@ public sealed class ReplicaRealityTests(ClusterFixture fixture) : IAsyncLifetime
         var rows = new List<string>();
         using (RoutingScope.Begin(RouteKind.ReadReplica, "NightlyReport.Build", RoutingCategory.Report))
         {
-            var report = ReadAllAsync(StreamedReportAsync(db), rows);
-            try
-            {
-                await ProvokeConflictOnceRunningAsync();
-            }
-            finally
-            {
-                await Task.WhenAny(report); // the context is disposed after its report ended, whatever failed first
-            }
-
-            await report;
+            await await RunReportMeetingConflictAsync(db, rows);
         }
 
         // sync1 cancelled it while EF Core was still buffering; the primary, the only node left, gave the whole answer once.
