@@ -15,14 +15,8 @@ if (args.Length > 0 && args[0] == "alloc")
 
 if (args.Length > 0 && args[0] == "overhead")
 {
-    OverheadOptions overhead;
-    try
+    if (Parse(OverheadOptions.Parse, args[1..]) is not { } overhead)
     {
-        overhead = OverheadOptions.Parse(args[1..]);
-    }
-    catch (Exception e) when (e is ArgumentException or FormatException)
-    {
-        Console.Error.WriteLine(e.Message);
         return 2;
     }
 
@@ -32,14 +26,8 @@ if (args.Length > 0 && args[0] == "overhead")
 
 if (args.Length > 0 && args[0] == "e2e")
 {
-    HarnessOptions options;
-    try
+    if (Parse(HarnessOptions.Parse, args[1..]) is not { } options)
     {
-        options = HarnessOptions.Parse(args[1..]);
-    }
-    catch (Exception e) when (e is ArgumentException or FormatException)
-    {
-        Console.Error.WriteLine(e.Message);
         return 2;
     }
 
@@ -54,3 +42,18 @@ return 0;
 static Dictionary<string, string> NodesFromEnvironment(params string[] nodes) =>
     nodes.ToDictionary(n => n, n => Environment.GetEnvironmentVariable(n.ToUpperInvariant())
         ?? throw new InvalidOperationException($"Export {n.ToUpperInvariant()} (scripts/bench.sh does it from scripts/cluster.sh env)."));
+
+// A harness's options from its arguments, or null after printing what is wrong with them (usage included).
+static T? Parse<T>(Func<string[], T> parse, string[] arguments)
+    where T : class
+{
+    try
+    {
+        return parse(arguments);
+    }
+    catch (Exception e) when (e is ArgumentException or FormatException)
+    {
+        Console.Error.WriteLine(e.Message);
+        return null;
+    }
+}

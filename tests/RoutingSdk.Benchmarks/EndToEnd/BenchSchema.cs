@@ -1,3 +1,6 @@
+using System.Diagnostics;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace RoutingSdk.Benchmarks.EndToEnd;
@@ -21,5 +24,30 @@ internal static class BenchSchema
             """, conn);
         await cmd.ExecuteNonQueryAsync();
         await Task.Delay(settle); // the replicas (the delayed async one too) and the statistics settle
+    }
+
+    /// <summary>
+    /// The same-node point read, one worker: a read by a random key (seed 17) under a <c>ReadReplica</c> scope, each in a
+    /// scope of its own, for <paramref name="length"/>; each latency (ms) is added to <paramref name="latencies"/>.
+    /// Returns the time it ran.
+    /// </summary>
+    public static async Task<TimeSpan> PointReadsAsync(IServiceProvider services, TimeSpan length, List<double> latencies)
+    {
+        var random = new Random(17);
+        var clock = Stopwatch.StartNew();
+        using (RoutingScope.Begin(RouteKind.ReadReplica))
+        {
+            while (clock.Elapsed < length)
+            {
+                await using var scope = services.CreateAsyncScope();
+                var db = scope.ServiceProvider.GetRequiredService<ShopDb>();
+                var id = 1 + random.Next(Orders);
+                var started = Stopwatch.GetTimestamp();
+                _ = await db.Orders.AsNoTracking().FirstOrDefaultAsync(o => o.Id == id);
+                latencies.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            }
+        }
+
+        return clock.Elapsed;
     }
 }

@@ -248,21 +248,7 @@ public sealed class EndToEndHarness(IReadOnlyDictionary<string, string> nodes, H
     private static async Task<double> PointReadP50Async(ServiceProvider services, TimeSpan runFor)
     {
         var latencies = new List<double>();
-        var random = new Random(17);
-        var stop = Stopwatch.StartNew();
-        using (RoutingScope.Begin(RouteKind.ReadReplica))
-        {
-            while (stop.Elapsed < runFor)
-            {
-                await using var scope = services.CreateAsyncScope();
-                var db = scope.ServiceProvider.GetRequiredService<ShopDb>();
-                var id = 1 + random.Next(Orders);
-                var started = Stopwatch.GetTimestamp();
-                await db.Orders.AsNoTracking().FirstOrDefaultAsync(o => o.Id == id);
-                latencies.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-            }
-        }
-
+        await BenchSchema.PointReadsAsync(services, runFor, latencies);
         return Percentile(latencies.Order().ToArray(), 0.5);
     }
 

@@ -115,26 +115,11 @@ public sealed class OverheadHarness(IReadOnlyDictionary<string, string> nodes, O
     private static async Task<Slice?> PointReadsAsync(ServiceProvider services, TimeSpan length, bool measure)
     {
         var latencies = new List<double>(50_000);
-        var random = new Random(17);
         var process = Process.GetCurrentProcess();
         process.Refresh();
         var cpuBefore = process.TotalProcessorTime;
         var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
-        var clock = Stopwatch.StartNew();
-        using (RoutingScope.Begin(RouteKind.ReadReplica))
-        {
-            while (clock.Elapsed < length)
-            {
-                await using var scope = services.CreateAsyncScope();
-                var db = scope.ServiceProvider.GetRequiredService<ShopDb>();
-                var id = 1 + random.Next(Orders);
-                var started = Stopwatch.GetTimestamp();
-                _ = await db.Orders.AsNoTracking().FirstOrDefaultAsync(o => o.Id == id);
-                latencies.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-            }
-        }
-
-        clock.Stop();
+        var elapsed = await BenchSchema.PointReadsAsync(services, length, latencies);
         if (!measure)
         {
             return null;
@@ -145,7 +130,7 @@ public sealed class OverheadHarness(IReadOnlyDictionary<string, string> nodes, O
         var cpuUs = (process.TotalProcessorTime - cpuBefore).TotalMilliseconds * 1000;
         var ops = latencies.Count;
         latencies.Sort();
-        return new Slice("", 0, Percentile(latencies, 0.5), ops, cpuUs / ops, (double)allocated / ops) { OpsPerSecond = ops / clock.Elapsed.TotalSeconds };
+        return new Slice("", 0, Percentile(latencies, 0.5), ops, cpuUs / ops, (double)allocated / ops) { OpsPerSecond = ops / elapsed.TotalSeconds };
     }
 
     private string SameNodeReport(List<SameNodeVariant> variants, List<Slice> slices)

@@ -56,12 +56,19 @@ public sealed class ReplicaRealityTests(ClusterFixture fixture) : IAsyncLifetime
     private async Task ProvokeConflictAsync()
     {
         await Task.Delay(700); // the report holds its AccessShareLock on sync1 by now
+        await LockProbeOnPrimaryAsync();
+    }
+
+    // An ACCESS EXCLUSIVE lock taken and committed on the primary: replaying it on sync1 waits
+    // max_standby_streaming_delay (1 s) for the report's AccessShareLock, then cancels the report.
+    private async Task LockProbeOnPrimaryAsync()
+    {
         await using var conn = new NpgsqlConnection(_cluster.PrimaryConnectionString);
         await conn.OpenAsync();
         await using var tx = await conn.BeginTransactionAsync();
         await using var cmd = new NpgsqlCommand("LOCK TABLE ef_routing.conflict_probe IN ACCESS EXCLUSIVE MODE", conn, tx);
         await cmd.ExecuteNonQueryAsync();
-        await tx.CommitAsync(); // replaying the lock on sync1 waits max_standby_streaming_delay (1 s), then cancels the report
+        await tx.CommitAsync();
     }
 
     [Fact]
@@ -160,12 +167,7 @@ public sealed class ReplicaRealityTests(ClusterFixture fixture) : IAsyncLifetime
             await Task.Delay(20);
         }
 
-        await using var conn = new NpgsqlConnection(_cluster.PrimaryConnectionString);
-        await conn.OpenAsync();
-        await using var tx = await conn.BeginTransactionAsync();
-        await using var cmd = new NpgsqlCommand("LOCK TABLE ef_routing.conflict_probe IN ACCESS EXCLUSIVE MODE", conn, tx);
-        await cmd.ExecuteNonQueryAsync();
-        await tx.CommitAsync(); // replaying the lock on sync1 waits max_standby_streaming_delay (1 s), then cancels the report
+        await LockProbeOnPrimaryAsync();
     }
 
     // Starts the streamed report, provokes the conflict once it runs on sync1, and returns the report once it ended
