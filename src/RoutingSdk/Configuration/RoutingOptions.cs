@@ -41,18 +41,30 @@ public sealed class RoutingOptions
     /// <summary>Writes while the primary fails over.</summary>
     public FailoverOptions Failover { get; set; } = new();
 
+    /// <summary>
+    /// Named clusters, each a full topology of its own (pools or Patroni discovery, weights, health, failover, read
+    /// retry), for applications that place tenants on several clusters. Empty (the default): this object's own
+    /// <see cref="Pools"/>/<see cref="Discovery"/> are the one cluster, as before. When set, every statement goes to
+    /// the cluster of the current <see cref="TenantScope"/> (<see cref="Tenants"/>), and the top-level
+    /// <see cref="Pools"/> and <see cref="Discovery"/> must stay empty; a cluster's own settings are its entry's.
+    /// </summary>
+    public Dictionary<string, RoutingOptions> Clusters { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Which cluster serves which tenant (used when <see cref="Clusters"/> is set).</summary>
+    public TenantOptions Tenants { get; set; } = new();
+
     /// <summary>A copy with other pools (the discovered ones); every other setting shared.</summary>
     internal RoutingOptions WithPools(List<RoutingPoolOptions> pools) => new()
     {
         Pools = pools, DefaultRoute = DefaultRoute, Overrides = Overrides, ReadRetry = ReadRetry, Health = Health,
-        Consistency = Consistency, Discovery = Discovery, Failover = Failover,
+        Consistency = Consistency, Discovery = Discovery, Failover = Failover, Clusters = Clusters, Tenants = Tenants,
     };
 
     /// <summary>A copy with other overrides (the runtime switches merged in); every other setting shared.</summary>
     internal RoutingOptions WithOverrides(RoutingOverrideOptions overrides) => new()
     {
         Pools = Pools, DefaultRoute = DefaultRoute, Overrides = overrides, ReadRetry = ReadRetry, Health = Health,
-        Consistency = Consistency, Discovery = Discovery, Failover = Failover,
+        Consistency = Consistency, Discovery = Discovery, Failover = Failover, Clusters = Clusters, Tenants = Tenants,
     };
 }
 
