@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
 # RoutingSdk local read-pool topology: primary + sync1 + sync2 (synchronous, remote_apply, ANY 2)
 # + async1 (asynchronous, delayed apply) + HAProxy (write VIP, read VIP with the primary as backup).
+# The small shape (ROUTING_CLUSTER_SHAPE=small) is primary + sync1 only (remote_apply, ANY 1), without HAProxy.
 #
-#   scripts/cluster.sh start|stop|status|destroy|env|stop-node NAME|start-node NAME
+#   scripts/cluster.sh start|stop|status|destroy|env|stop-node NAME|start-node NAME|pause-node NAME|resume-node NAME
 #
 # Environment:
+#   ROUTING_CLUSTER_SHAPE       full (default): primary, sync1, sync2, async1, HAProxy; small: primary, sync1.
+#                               Recorded in the data directory when the cluster is built: later commands must use the
+#                               same shape (destroy accepts any and deletes what is there).
 #   ROUTING_PG_PORT_BASE        first port (default 15430): primary, sync1, sync2, async1, write VIP, read VIP
+#                               (small: primary, sync1)
 #   ROUTING_CLUSTER_DIR         data directory (default <repo>/.cluster)
-#   ROUTING_ASYNC_APPLY_DELAY   recovery_min_apply_delay of async1 (default 2s)
+#   ROUTING_ASYNC_APPLY_DELAY   recovery_min_apply_delay of async1 (default 2s; full shape only)
 #   ROUTING_PG_USER / ROUTING_PG_PASSWORD / ROUTING_PG_DATABASE  application login (default routing/routing/routing)
 #
-# Run as root it installs the missing Debian packages (postgresql, haproxy) and runs every daemon as the
-# `postgres` OS user, because PostgreSQL refuses to run as root. Run as another user it runs them as that user.
+# Run as root it installs the missing Debian packages (postgresql, and haproxy for the full shape) and runs every
+# daemon as the `postgres` OS user, because PostgreSQL refuses to run as root. Run as another user it runs them as that
+# user.
 set -euo pipefail
 
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -23,15 +29,52 @@ APP_USER=${ROUTING_PG_USER:-routing}
 APP_PASSWORD=${ROUTING_PG_PASSWORD:-routing}
 APP_DB=${ROUTING_PG_DATABASE:-routing}
 
-NODES=(primary sync1 sync2 async1)
-REPLICAS=(sync1 sync2 async1)
+SHAPE=${ROUTING_CLUSTER_SHAPE:-full}
+
+# The shape's nodes, replicas, synchronous replicas and the quorum the primary waits for; ENDPOINTS adds the VIPs.
+set_shape() { # full|small
+  SHAPE=$1
+  case "$SHAPE" in
+    full)
+      NODES=(primary sync1 sync2 async1); REPLICAS=(sync1 sync2 async1); SYNC_REPLICAS=(sync1 sync2)
+      ENDPOINTS=("${NODES[@]}" write_vip read_vip); SYNC_STANDBY_NAMES='ANY 2 (sync1, sync2)'; PORT_COUNT=6 ;;
+    small)
+      NODES=(primary sync1); REPLICAS=(sync1); SYNC_REPLICAS=(sync1)
+      ENDPOINTS=("${NODES[@]}"); SYNC_STANDBY_NAMES='ANY 1 (sync1)'; PORT_COUNT=2 ;;
+    *)
+      echo "cluster.sh: ROUTING_CLUSTER_SHAPE must be 'full' (primary, sync1, sync2, async1, HAProxy; the default) or 'small' (primary, sync1) (was '$SHAPE')." >&2
+      exit 2 ;;
+  esac
+}
+set_shape "$SHAPE"
+has_haproxy() { [[ $SHAPE == full ]]; }
 
 if ! [[ "$BASE" =~ ^[0-9]+$ ]] || (( BASE < 1024 || BASE > 65529 )); then
   echo "cluster.sh: ROUTING_PG_PORT_BASE must be a number between 1024 and 65529 (was '$BASE')." >&2
   exit 2
 fi
 
+in_shape() { [[ " ${ENDPOINTS[*]} " == *" $1 "* ]]; }
+
+# Why NAME is no endpoint (kind: node, or endpoint for VIPs too) of this shape: one of the full shape's is named as
+# such, not as unknown.
+not_in_shape() { # kind name
+  local full_ones='primary sync1 sync2 async1'
+  [[ $1 == endpoint ]] && full_ones+=' write_vip read_vip'
+  if [[ " $full_ones " == *" $2 "* ]]; then
+    echo "$2 is not part of the $SHAPE shape (ROUTING_CLUSTER_SHAPE=$SHAPE has: ${ENDPOINTS[*]}); only the full shape (ROUTING_CLUSTER_SHAPE=full, the default) has it."
+  else
+    echo "unknown node '$2' (expected one of: ${NODES[*]})"
+  fi
+}
+
+# Exits with an error unless NAME is a PostgreSQL node of this shape.
+require_node() { # name
+  [[ " ${NODES[*]} " == *" $1 "* ]] || { echo "cluster.sh: error: $(not_in_shape node "$1")" >&2; exit 2; }
+}
+
 port_of() {
+  in_shape "$1" || { echo "cluster.sh: $(not_in_shape endpoint "$1")" >&2; return 2; }
   case "$1" in
     primary) echo $((BASE)) ;; sync1) echo $((BASE + 1)) ;; sync2) echo $((BASE + 2)) ;;
     async1) echo $((BASE + 3)) ;; write_vip) echo $((BASE + 4)) ;; read_vip) echo $((BASE + 5)) ;;
@@ -59,7 +102,7 @@ find_pg_bin() {
 ensure_packages() {
   local missing=()
   find_pg_bin >/dev/null || missing+=(postgresql)
-  [[ -x "$(haproxy_bin)" ]] || missing+=(haproxy)
+  has_haproxy && ! [[ -x "$(haproxy_bin)" ]] && missing+=(haproxy)
   # ss names the program holding a port (check_ports_free); without it the check can only say "taken".
   [[ $(id -u) -eq 0 ]] && ! command -v ss >/dev/null 2>&1 && missing+=(iproute2)
   ((${#missing[@]} == 0)) && return 0
@@ -135,6 +178,25 @@ print_log_tails() {
     tail -n 25 "$f" >&2 || true
   done
 }
+
+# ---------------------------------------------------------------- shape
+# The shape a data directory was built with ($DIR/shape, written before initdb); nothing when no cluster is built
+# there. A cluster built before shapes existed has no such file and is a full one.
+recorded_shape() {
+  [[ -f "$DIR/primary/PG_VERSION" ]] || return 0
+  if [[ -f "$DIR/shape" ]]; then head -n1 "$DIR/shape"; else echo full; fi
+}
+
+# Another shape on the same directory would find nodes missing or extra ones left running, and the primary's quorum
+# and slots wrong: refuse, naming both ways out.
+check_shape() {
+  local recorded
+  recorded=$(recorded_shape)
+  [[ -z "$recorded" || "$recorded" == "$SHAPE" ]] && return 0
+  die "$DIR holds a $recorded cluster, but ROUTING_CLUSTER_SHAPE is '$SHAPE'. Set ROUTING_CLUSTER_SHAPE=$recorded to use it, or run 'scripts/cluster.sh destroy' (deletes its data) and start again to build a $SHAPE one (or choose another ROUTING_CLUSTER_DIR and ports)."
+}
+
+record_shape() { echo "$SHAPE" | as_owner tee "$DIR/shape" >/dev/null; }
 
 # ---------------------------------------------------------------- setup
 prepare_dir() {
@@ -297,8 +359,8 @@ stop_haproxy() {
 warn_ephemeral_range() {
   local low high
   read -r low high </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || return 0
-  if (( BASE + 5 >= low && BASE <= high )); then
-    log "note: ports $BASE..$((BASE + 5)) lie in the kernel's ephemeral range ($low-$high); a client socket may hold one when a node restarts. Choose ROUTING_PG_PORT_BASE below $low for test runs that stop and start nodes."
+  if (( BASE + PORT_COUNT - 1 >= low && BASE <= high )); then
+    log "note: ports $BASE..$((BASE + PORT_COUNT - 1)) lie in the kernel's ephemeral range ($low-$high); a client socket may hold one when a node restarts. Choose ROUTING_PG_PORT_BASE below $low for test runs that stop and start nodes."
   fi
 }
 
@@ -308,16 +370,21 @@ check_ports_free() {
     node_running "$n" && continue
     p=$(port_of "$n"); who=$(port_holder "$p") && taken+=("$p ($n) held by $who")
   done
-  if ! haproxy_pid >/dev/null; then
+  if has_haproxy && ! haproxy_pid >/dev/null; then
     for n in write_vip read_vip; do p=$(port_of "$n"); who=$(port_holder "$p") && taken+=("$p ($n) held by $who"); done
   fi
   if ((${#taken[@]} > 0)); then
-    die "port(s) already in use: $(IFS=";"; echo "${taken[*]}" | sed "s/;/; /g"). Stop that program or choose other ports with ROUTING_PG_PORT_BASE=<base> (6 consecutive ports are used)."
+    die "port(s) already in use: $(IFS=";"; echo "${taken[*]}" | sed "s/;/; /g"). Stop that program or choose other ports with ROUTING_PG_PORT_BASE=<base> ($PORT_COUNT consecutive ports are used)."
   fi
 }
 
 build_cluster() {
-  log "creating a new cluster in $DIR (ports $BASE..$((BASE + 5)))"
+  if has_haproxy; then
+    log "creating a new cluster in $DIR (ports $BASE..$((BASE + PORT_COUNT - 1)))"
+  else
+    log "creating a new $SHAPE cluster (${NODES[*]}) in $DIR (ports $BASE..$((BASE + PORT_COUNT - 1)))"
+  fi
+  record_shape # before initdb: a directory with a primary always says its shape
   as_owner "$PGBIN/initdb" -D "$DIR/primary" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$DIR/logs/initdb.log" 2>&1 \
     || as_owner "$PGBIN/initdb" -D "$DIR/primary" -U postgres -A trust -E UTF8 --locale=C >"$DIR/logs/initdb.log" 2>&1 \
     || { cat "$DIR/logs/initdb.log" >&2; die "initdb failed."; }
@@ -327,7 +394,7 @@ build_cluster() {
   psql_node primary >/dev/null <<SQL
 CREATE ROLE "$APP_USER" LOGIN SUPERUSER PASSWORD '$APP_PASSWORD';
 CREATE DATABASE "$APP_DB" OWNER "$APP_USER";
-SELECT pg_create_physical_replication_slot(s) FROM unnest(ARRAY['sync1','sync2','async1']) s;
+SELECT pg_create_physical_replication_slot(s) FROM unnest(string_to_array('${REPLICAS[*]}', ' ')) s;
 SQL
   as_owner "$PGBIN/psql" -X -q -h 127.0.0.1 -p "$BASE" -U postgres -d "$APP_DB" -c 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements' >/dev/null
   # Slots exist before the parallel base backups, so WAL the replicas need is kept.
@@ -347,26 +414,38 @@ SQL
   done
 }
 
+# Whether each named replica appears as NAME=VALUE (VALUE a regex) in a comma-separated pg_stat_replication summary.
+# Matched between commas: "async1=streaming" must not pass for sync1.
+all_replicas_are() { # summary value-regex replicas...
+  local summary=",$1," value=$2 r; shift 2
+  for r in "$@"; do [[ "$summary" =~ ,$r=($value), ]] || return 1; done
+}
+
 wait_ready() {
   local deadline=$((SECONDS + ${ROUTING_CLUSTER_READY_TIMEOUT:-90})) states vip_ok
   # Quorum is set only once the replicas stream; before that, setup statements would wait forever.
   while :; do
     states=$(psql_node primary -c "SELECT string_agg(application_name || '=' || state, ',' ORDER BY application_name) FROM pg_stat_replication" 2>/dev/null || true)
-    [[ "$states" == *"sync1=streaming"* && "$states" == *"sync2=streaming"* ]] && break
+    all_replicas_are "$states" streaming "${SYNC_REPLICAS[@]}" && break
     ((SECONDS > deadline)) && { print_log_tails; die "replicas did not start streaming (pg_stat_replication: '$states')."; }
     sleep 0.2
   done
-  local current
+  local current sync_list
+  sync_list=$(IFS=/; echo "${SYNC_REPLICAS[*]}")
+  ((${#SYNC_REPLICAS[@]} > 1)) && sync_list+=" are" || sync_list+=" is"
   current=$(psql_node primary -c "SHOW synchronous_standby_names")
-  if [[ "$current" != "ANY 2 (sync1, sync2)" ]]; then
-    psql_node primary -c "ALTER SYSTEM SET synchronous_standby_names = 'ANY 2 (sync1, sync2)'" -c "SELECT pg_reload_conf()" >/dev/null
+  if [[ "$current" != "$SYNC_STANDBY_NAMES" ]]; then
+    psql_node primary -c "ALTER SYSTEM SET synchronous_standby_names = '$SYNC_STANDBY_NAMES'" -c "SELECT pg_reload_conf()" >/dev/null
   fi
   while :; do
     states=$(psql_node primary -c "SELECT string_agg(application_name || '=' || sync_state, ',' ORDER BY application_name) FROM pg_stat_replication" 2>/dev/null || true)
-    [[ "$states" =~ sync1=(sync|quorum) && "$states" =~ sync2=(sync|quorum) && "$states" == *"async1=async"* ]] && break
-    ((SECONDS > deadline)) && { print_log_tails; die "sync1/sync2 are not synchronous (pg_stat_replication: '$states')."; }
+    if all_replicas_are "$states" 'sync|quorum' "${SYNC_REPLICAS[@]}"; then
+      if ! in_shape async1 || all_replicas_are "$states" async async1; then break; fi
+    fi
+    ((SECONDS > deadline)) && { print_log_tails; die "$sync_list not synchronous (pg_stat_replication: '$states')."; }
     sleep 0.2
   done
+  has_haproxy || return 0
   while :; do
     vip_ok=1
     as_owner "$PGBIN/psql" -X -q -A -t -h 127.0.0.1 -p "$(port_of write_vip)" -U postgres -d postgres -c 'SELECT 1' >/dev/null 2>&1 || vip_ok=0
@@ -392,22 +471,26 @@ cmd_start() {
     fi
     started_here+=(primary)
     build_cluster
+  elif [[ ! -f "$DIR/shape" ]]; then
+    record_shape # built before shapes were recorded: a full cluster (check_shape let only full through)
   fi
   local n
   for n in "${NODES[@]}"; do
     [[ -f "$DIR/$n/PG_VERSION" ]] || die "node $n is missing from $DIR; run 'scripts/cluster.sh destroy' and start again."
     node_running "$n" || { started_here+=("$n"); start_node "$n"; }
   done
-  haproxy_pid >/dev/null || { started_here+=(haproxy); start_haproxy; }
+  if has_haproxy; then haproxy_pid >/dev/null || { started_here+=(haproxy); start_haproxy; }; fi
   wait_ready
   trap - EXIT
-  log "ready: primary=$(port_of primary) sync1=$(port_of sync1) sync2=$(port_of sync2) async1=$(port_of async1) write_vip=$(port_of write_vip) read_vip=$(port_of read_vip)"
+  local ready=()
+  for n in "${ENDPOINTS[@]}"; do ready+=("$n=$(port_of "$n")"); done
+  log "ready: ${ready[*]}"
 }
 
 cmd_stop() {
   [[ -d "$DIR" ]] || return 0
   PGBIN=$(find_pg_bin) || return 0
-  stop_haproxy
+  if has_haproxy; then stop_haproxy; fi
   local n
   for n in primary "${REPLICAS[@]}"; do stop_node "$n"; done
 }
@@ -422,7 +505,9 @@ cmd_status() {
       echo "$n: stopped"; rc=3
     fi
   done
-  if haproxy_pid >/dev/null; then
+  if ! has_haproxy; then
+    : # the small shape has no HAProxy
+  elif haproxy_pid >/dev/null; then
     echo "haproxy: running (write VIP 127.0.0.1:$(port_of write_vip), read VIP 127.0.0.1:$(port_of read_vip))"
   else
     echo "haproxy: stopped"; rc=3
@@ -433,7 +518,14 @@ cmd_status() {
   return $rc
 }
 
+# Destroy is the way out of a shape mismatch (check_shape), so it takes any shape: it stops the one recorded.
 cmd_destroy() {
+  local recorded
+  recorded=$(recorded_shape)
+  if [[ -n "$recorded" && "$recorded" != "$SHAPE" ]]; then
+    log "note: $DIR holds a $recorded cluster (ROUTING_CLUSTER_SHAPE is '$SHAPE'); destroying it all the same."
+    set_shape "$recorded"
+  fi
   cmd_stop
   rm -rf "$DIR"
   log "destroyed $DIR"
@@ -446,6 +538,7 @@ conn() { # port
 cmd_env() {
   echo "PRIMARY=$(conn "$(port_of primary)")"
   echo "SYNC1=$(conn "$(port_of sync1)")"
+  has_haproxy || return 0 # the small shape: primary and sync1 only
   echo "SYNC2=$(conn "$(port_of sync2)")"
   echo "ASYNC1=$(conn "$(port_of async1)")"
   echo "READ_VIP=$(conn "$(port_of read_vip)")"
@@ -455,8 +548,7 @@ cmd_env() {
 cmd_node() { # stop|start name
   local action=$1 name=${2:-}
   [[ -n "$name" ]] || die "usage: cluster.sh $action-node <${NODES[*]// /|}>"
-  port_of "$name" >/dev/null || exit 2
-  [[ " ${NODES[*]} " == *" $name "* ]] || die "unknown node '$name' (expected one of: ${NODES[*]})"
+  require_node "$name"
   PGBIN=$(find_pg_bin) || die "PostgreSQL is not installed (package 'postgresql')."
   [[ -f "$DIR/$name/PG_VERSION" ]] || die "no cluster in $DIR; run 'scripts/cluster.sh start' first."
   if [[ $action == stop ]]; then stop_node "$name"; return 0; fi
@@ -477,7 +569,7 @@ cmd_node() { # stop|start name
 cmd_signal() { # STOP|CONT name
   local signal=$1 name=${2:-} pid children
   [[ -n "$name" ]] || die "usage: cluster.sh pause-node|resume-node <${NODES[*]// /|}>"
-  [[ " ${NODES[*]} " == *" $name "* ]] || die "unknown node '$name' (expected one of: ${NODES[*]})"
+  require_node "$name"
   [[ -f "$DIR/$name/postmaster.pid" ]] || die "$name is not running (no $DIR/$name/postmaster.pid)."
   pid=$(head -1 "$DIR/$name/postmaster.pid")
   children=$(grep -l "^PPid:[[:space:]]*$pid\$" /proc/[0-9]*/status 2>/dev/null | cut -d/ -f3 || true)
@@ -486,14 +578,14 @@ cmd_signal() { # STOP|CONT name
 }
 
 case "${1:-}" in
-  start) cmd_start ;;
-  stop) cmd_stop ;;
-  status) cmd_status ;;
+  start) check_shape; cmd_start ;;
+  stop) check_shape; cmd_stop ;;
+  status) check_shape; cmd_status ;;
   destroy) cmd_destroy ;;
-  env) cmd_env ;;
-  stop-node) cmd_node stop "${2:-}" ;;
-  start-node) cmd_node start "${2:-}" ;;
-  pause-node) cmd_signal STOP "${2:-}" ;;
-  resume-node) cmd_signal CONT "${2:-}" ;;
+  env) check_shape; cmd_env ;;
+  stop-node) check_shape; cmd_node stop "${2:-}" ;;
+  start-node) check_shape; cmd_node start "${2:-}" ;;
+  pause-node) check_shape; cmd_signal STOP "${2:-}" ;;
+  resume-node) check_shape; cmd_signal CONT "${2:-}" ;;
   *) echo "usage: cluster.sh start|stop|status|destroy|env|stop-node NAME|start-node NAME|pause-node NAME|resume-node NAME" >&2; exit 2 ;;
 esac

@@ -10,6 +10,13 @@ export ROUTING_CLUSTER_DIR=${ROUTING_CLUSTER_DIR:-$repo/.cluster-test}
 # Below the kernel's ephemeral port range (32768-60999), so no client socket can hold a port when fault tests
 # restart a node; different from the demo's default 15430, so that a demo and a test run can share a machine.
 export ROUTING_PG_PORT_BASE=${ROUTING_PG_PORT_BASE:-25430}
+# The first cluster and the cluster-script tests are the full topology, whatever the caller's shell says; the second
+# cluster's fixture asks for its own shape.
+export ROUTING_CLUSTER_SHAPE=full
+# The second cluster (issue 22, tenants across clusters): the small shape (primary + sync1, two ports), started by
+# SecondClusterFixture eight ports above the first cluster's six, in the first one's directory with "-b" appended.
+export ROUTING_PG2_PORT_BASE=${ROUTING_PG2_PORT_BASE:-$((ROUTING_PG_PORT_BASE + 8))}
+export ROUTING_CLUSTER2_DIR=${ROUTING_CLUSTER2_DIR:-$ROUTING_CLUSTER_DIR-b}
 # The Patroni HA cluster of the failover tests (etcd + three nodes + HAProxy), started by their fixture.
 export ROUTING_HA_DIR=${ROUTING_HA_DIR:-$repo/.ha-test}
 export ROUTING_HA_PORT_BASE=${ROUTING_HA_PORT_BASE:-25450}
@@ -25,6 +32,8 @@ fi
 cleanup() {
   if [[ "${ROUTING_KEEP_CLUSTER:-0}" != 1 ]]; then
     scripts/cluster.sh stop >/dev/null 2>&1 || true
+    ROUTING_CLUSTER_SHAPE=small ROUTING_PG_PORT_BASE=$ROUTING_PG2_PORT_BASE ROUTING_CLUSTER_DIR=$ROUTING_CLUSTER2_DIR \
+      scripts/cluster.sh stop >/dev/null 2>&1 || true
     scripts/ha-cluster.sh stop >/dev/null 2>&1 || true
   fi
 }

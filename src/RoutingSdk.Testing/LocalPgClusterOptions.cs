@@ -16,14 +16,43 @@ public enum LocalPgClusterDisposeAction
     KeepRunning,
 }
 
+/// <summary>Which nodes a <see cref="LocalPgCluster"/> has.</summary>
+/// <remarks>
+/// The shape is recorded in the data directory when the cluster is built; starting it later with another shape fails
+/// with a message naming both ways out (<see cref="LocalPgCluster.DestroyAsync"/> it, or use the recorded shape).
+/// </remarks>
+public enum LocalPgClusterShape
+{
+    /// <summary>
+    /// The full read-pool topology: <c>primary</c>, synchronous replicas <c>sync1</c> and <c>sync2</c>
+    /// (<c>ANY 2</c>), the asynchronous replica <c>async1</c> and HAProxy's write and read VIPs. Six ports.
+    /// </summary>
+    Full,
+
+    /// <summary>
+    /// A lighter cluster: <c>primary</c> and one synchronous replica <c>sync1</c> (<c>remote_apply</c>,
+    /// <c>ANY 1 (sync1)</c>), no <c>sync2</c>, no <c>async1</c>, no HAProxy. Two ports: <see cref="LocalPgClusterOptions.PortBase"/>
+    /// and the next. For a second cluster next to a full one (several clusters, told apart by
+    /// <c>system_identifier</c>: the nodes keep the names <c>primary</c> and <c>sync1</c>).
+    /// </summary>
+    Small,
+}
+
 /// <summary>Options of <see cref="LocalPgCluster.StartAsync"/>.</summary>
 public sealed class LocalPgClusterOptions
 {
     /// <summary>
-    /// First of six consecutive ports on 127.0.0.1: primary, sync1, sync2, async1, write VIP, read VIP.
+    /// First of six consecutive ports on 127.0.0.1: primary, sync1, sync2, async1, write VIP, read VIP
+    /// (<see cref="LocalPgClusterShape.Small"/>: two, primary and sync1).
     /// Defaults to the <c>ROUTING_PG_PORT_BASE</c> environment variable, else 15430.
     /// </summary>
     public int PortBase { get; set; } = ReadPortBaseFromEnvironment();
+
+    /// <summary>
+    /// Which nodes the cluster has (default <see cref="LocalPgClusterShape.Full"/>). A second cluster running beside
+    /// another needs its own <see cref="PortBase"/> and <see cref="DataDirectory"/>.
+    /// </summary>
+    public LocalPgClusterShape Shape { get; set; } = LocalPgClusterShape.Full;
 
     /// <summary>
     /// Directory holding the data of every node. Defaults to the <c>ROUTING_CLUSTER_DIR</c> environment variable,
@@ -31,7 +60,7 @@ public sealed class LocalPgClusterOptions
     /// </summary>
     public string? DataDirectory { get; set; } = Environment.GetEnvironmentVariable("ROUTING_CLUSTER_DIR");
 
-    /// <summary><c>recovery_min_apply_delay</c> of the asynchronous replica <c>async1</c> (default 2 s).</summary>
+    /// <summary><c>recovery_min_apply_delay</c> of the asynchronous replica <c>async1</c> (default 2 s; the full shape only).</summary>
     public TimeSpan AsyncReplicaApplyDelay { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>A cluster script to run instead of the one embedded in this package (for development).</summary>
@@ -50,6 +79,12 @@ public sealed class LocalPgClusterOptions
 
     internal void Validate()
     {
+        if (!Enum.IsDefined(Shape))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Shape), Shape,
+                "LocalPgClusterOptions.Shape must be LocalPgClusterShape.Full or LocalPgClusterShape.Small.");
+        }
+
         if (PortBase is < 1024 or > 65529)
         {
             throw new ArgumentOutOfRangeException(nameof(PortBase), PortBase,

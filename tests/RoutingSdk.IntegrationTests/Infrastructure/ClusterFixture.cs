@@ -17,11 +17,17 @@ public sealed class ClusterFixture : IAsyncLifetime
 
     public static string RepoRoot { get; } = FindRepoRoot();
 
+    /// <summary>The shared cluster's first port (six from it): ROUTING_PG_PORT_BASE, else 25430 as in scripts/test.sh.</summary>
+    public static int PortBase => int.TryParse(Environment.GetEnvironmentVariable("ROUTING_PG_PORT_BASE"), out var port) ? port : 25430;
+
+    /// <summary>The shared cluster's data directory: ROUTING_CLUSTER_DIR, else .cluster-test in the repository.</summary>
+    public static string DataDirectory => Environment.GetEnvironmentVariable("ROUTING_CLUSTER_DIR") ?? Path.Combine(RepoRoot, ".cluster-test");
+
     private static Task<LocalPgCluster> StartSharedAsync() =>
         LocalPgCluster.StartAsync(new LocalPgClusterOptions
         {
-            DataDirectory = Environment.GetEnvironmentVariable("ROUTING_CLUSTER_DIR") ?? Path.Combine(RepoRoot, ".cluster-test"),
-            PortBase = int.TryParse(Environment.GetEnvironmentVariable("ROUTING_PG_PORT_BASE"), out var port) ? port : 25430,
+            DataDirectory = DataDirectory,
+            PortBase = PortBase,
             ScriptPath = Path.Combine(RepoRoot, "scripts", "cluster.sh"),
             OnDispose = LocalPgClusterDisposeAction.KeepRunning,
         });
