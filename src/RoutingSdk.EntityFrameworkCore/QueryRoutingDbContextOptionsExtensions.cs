@@ -13,7 +13,7 @@ namespace Microsoft.EntityFrameworkCore;
 /// <summary>Entry point of RoutingSdk for EF Core.</summary>
 public static class QueryRoutingDbContextOptionsExtensions
 {
-    private static readonly ConditionalWeakTable<QueryRouter, Binding> Bindings = new();
+    private static readonly ConditionalWeakTable<RoutingSdk.Tenants.ClusterSet, Binding> Bindings = new();
 
     /// <summary>
     /// Routes every operation of this context: writes and transactions to the primary, reads outside transactions
@@ -27,7 +27,7 @@ public static class QueryRoutingDbContextOptionsExtensions
     {
         ArgumentNullException.ThrowIfNull(optionsBuilder);
         ArgumentNullException.ThrowIfNull(serviceProvider);
-        var router = serviceProvider.GetService<QueryRouter>()
+        var router = serviceProvider.GetService<RoutingSdk.Tenants.ClusterSet>()
             ?? throw new InvalidOperationException(
                 "UseQueryRouting needs RoutingSdk's services: call services.AddQueryRouting(...) when you configure the service collection.");
 

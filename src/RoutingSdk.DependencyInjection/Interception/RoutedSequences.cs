@@ -2,19 +2,35 @@ namespace RoutingSdk.DependencyInjection.Interception;
 
 /// <summary>
 /// Lazy results (async streams, iterators) run their body when the caller enumerates them, after the routed call
-/// returned: each step is run inside the method's route again.
+/// returned: each step is run inside the method's route again, and for the tenant of the call (several clusters
+/// configured: a sequence enumerated after the caller's TenantScope ended still reads its tenant's cluster).
 /// </summary>
 internal static class RoutedSequences
 {
-    public static object WrapAsync<T>(object sequence, MethodRoute route) => new RoutedAsyncEnumerable<T>((IAsyncEnumerable<T>)sequence, route);
+    public static object WrapAsync<T>(object sequence, MethodRoute route) => new RoutedAsyncEnumerable<T>((IAsyncEnumerable<T>)sequence, new Step(route, TenantScope.CurrentTenant));
 
     public static object Wrap<T>(object sequence, MethodRoute route) =>
         // Materialized collections hold no deferred work, and wrapping would hide their type from the caller.
         sequence is ICollection<T> or IReadOnlyCollection<T> or IQueryable or string
             ? sequence
-            : new RoutedEnumerable<T>((IEnumerable<T>)sequence, route);
+            : new RoutedEnumerable<T>((IEnumerable<T>)sequence, new Step(route, TenantScope.CurrentTenant));
 
-    private sealed class RoutedAsyncEnumerable<T>(IAsyncEnumerable<T> inner, MethodRoute route) : IAsyncEnumerable<T>
+    /// <summary>The route of the method and the tenant of its call, begun around each step of the enumeration.</summary>
+    private sealed class Step(MethodRoute route, string? tenant)
+    {
+        public Scopes Begin() => new(tenant is not null && TenantScope.CurrentTenant != tenant ? TenantScope.Begin(tenant) : null, route.Begin());
+    }
+
+    private readonly struct Scopes(TenantScope? tenant, IDisposable route) : IDisposable
+    {
+        public void Dispose()
+        {
+            route.Dispose();
+            tenant?.Dispose();
+        }
+    }
+
+    private sealed class RoutedAsyncEnumerable<T>(IAsyncEnumerable<T> inner, Step route) : IAsyncEnumerable<T>
     {
         public IAsyncEnumerator<T> GetAsyncEnumerator(CancellationToken cancellationToken = default)
         {
@@ -22,7 +38,7 @@ internal static class RoutedSequences
             return new Enumerator(inner.GetAsyncEnumerator(cancellationToken), route);
         }
 
-        private sealed class Enumerator(IAsyncEnumerator<T> inner, MethodRoute route) : IAsyncEnumerator<T>
+        private sealed class Enumerator(IAsyncEnumerator<T> inner, Step route) : IAsyncEnumerator<T>
         {
             public T Current => inner.Current;
 
@@ -41,7 +57,7 @@ internal static class RoutedSequences
         }
     }
 
-    private sealed class RoutedEnumerable<T>(IEnumerable<T> inner, MethodRoute route) : IEnumerable<T>
+    private sealed class RoutedEnumerable<T>(IEnumerable<T> inner, Step route) : IEnumerable<T>
     {
         public IEnumerator<T> GetEnumerator()
         {
@@ -51,7 +67,7 @@ internal static class RoutedSequences
 
         System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 
-        private sealed class Enumerator(IEnumerator<T> inner, MethodRoute route) : IEnumerator<T>
+        private sealed class Enumerator(IEnumerator<T> inner, Step route) : IEnumerator<T>
         {
             public T Current => inner.Current;
 

@@ -11,15 +11,18 @@ using RoutingSdk.Routing;
 
 namespace RoutingSdk.EntityFrameworkCore.Interception;
 
-/// <summary>The routing logic shared by the EF Core interceptors of one <see cref="QueryRouter"/>.</summary>
-internal sealed partial class EfRoutingCore(QueryRouter router, IEnumerable<IRouteDecisionObserver> observers, ILogger logger)
+/// <summary>The routing logic shared by the EF Core interceptors of one application (its clusters' routers).</summary>
+internal sealed partial class EfRoutingCore(RoutingSdk.Tenants.ClusterSet clusters, IEnumerable<IRouteDecisionObserver> observers, ILogger logger)
 {
     /// <summary>The tag <c>.OnPrimary()</c> puts on a query (EF Core writes tags as SQL comments at the start of the command).</summary>
     public const string PrimaryTag = "RoutingSdk:OnPrimary";
 
     private readonly IRouteDecisionObserver[] _observers = observers.ToArray();
 
-    public QueryRouter Router { get; } = router;
+    public RoutingSdk.Tenants.ClusterSet Clusters { get; } = clusters;
+
+    /// <summary>The router whose settings and health apply to this context now: its open (or last) connection's cluster, else the current tenant's.</summary>
+    public QueryRouter RouterFor(RoutingContextState state) => (state.OpenCluster ?? state.LastCluster ?? Clusters.ForSettings()).Router;
 
     public ILogger Logger { get; } = logger;
 
@@ -38,13 +41,20 @@ internal sealed partial class EfRoutingCore(QueryRouter router, IEnumerable<IRou
 #pragma warning restore EF1001
     }
 
+    /// <summary>Consistency.CommitTimeout of the context's cluster.</summary>
+    public TimeSpan? CommitTimeout(DbContext? context) =>
+        (context is null ? Clusters.ForSettings().Router : RouterFor(State(context))).Topology.Options.Consistency.CommitTimeout;
+
     /// <summary>Chooses the node for a connection that is about to open and installs that node's connection.</summary>
     public void OnOpening(DbContext? context)
     {
         var state = State(context);
         state.OpenFailed = false;
         var scope = RoutingScope.Current;
-        var decision = Router.Decide(Request(state, context!), scope, state.ExcludePool);
+        var request = Request(state, context!);
+        var cluster = Clusters.Resolve(scope, MayWrite(request, scope));
+        var decision = cluster.Router.Decide(request, scope, state.ExcludePool);
+        Lease(state, cluster, Clusters.LeaseAsync(cluster, decision.MayHaveEffect, async: false, CancellationToken.None).GetAwaiter().GetResult());
         _ = Apply(context!, state, scope, decision);
 
         // EF Core opens it synchronously after this event: never on a node already found unreachable.
@@ -62,14 +72,70 @@ internal sealed partial class EfRoutingCore(QueryRouter router, IEnumerable<IRou
         var state = State(context);
         state.OpenFailed = false;
         var scope = RoutingScope.Current;
-        var decision = await Router.DecideAsync(Request(state, context!), scope, state.ExcludePool, cancellationToken).ConfigureAwait(false);
+        var request = Request(state, context!);
+        var cluster = await Clusters.ResolveAsync(scope, MayWrite(request, scope), async: true, cancellationToken).ConfigureAwait(false);
+        var decision = await cluster.Router.DecideAsync(request, scope, state.ExcludePool, cancellationToken).ConfigureAwait(false);
+        Lease(state, cluster, await Clusters.LeaseAsync(cluster, decision.MayHaveEffect, async: true, cancellationToken).ConfigureAwait(false));
         var connection = Apply(context!, state, scope, decision);
         if (!open)
         {
             return; // another interceptor suppressed EF Core's open and opens it
         }
 
-        await NodeWatch.OpenAsync(connection, decision.Pool, cancellationToken, state).ConfigureAwait(false);
+        try
+        {
+            await NodeWatch.OpenAsync(connection, decision.Pool, cancellationToken, state).ConfigureAwait(false);
+        }
+        catch
+        {
+            state.ReleaseLease();
+            throw;
+        }
+    }
+
+    private static void Lease(RoutingContextState state, RoutingSdk.Tenants.RoutingCluster cluster, RoutingSdk.Tenants.TenantLease? lease)
+    {
+        state.ReleaseLease(); // a lease left by an open that failed without a close
+        state.Lease = lease;
+        state.OpenCluster = cluster;
+        state.LastCluster = cluster;
+    }
+
+    /// <summary>
+    /// Whether the connection may write, for a frozen tenant (several clusters configured): a write, a transaction, a
+    /// connection the caller opened, a query marked for the primary, or anything under [MasterOnly].
+    /// </summary>
+    private static bool MayWrite(in RouteRequest request, RoutingScope? scope) =>
+        request.IsWrite || request.InTransaction || request.UserOpenedConnection || request.PrimaryRequested || scope?.Route == RouteKind.MasterOnly;
+
+    /// <summary>
+    /// Several clusters configured: a statement on a connection that is open on another cluster than the current
+    /// tenant's (the tenant changed while a connection, or a transaction on it, stayed open) is refused before it is sent.
+    /// </summary>
+    public void EnsureSameCluster(DbContext? context)
+    {
+        if (Clusters.IsMulti && context is not null)
+        {
+            EnsureSameCluster(State(context));
+        }
+    }
+
+    /// <inheritdoc cref="EnsureSameCluster(DbContext?)"/>
+    public void EnsureSameCluster(RoutingContextState state)
+    {
+        if (!Clusters.IsMulti || state.OpenCluster is not { } open)
+        {
+            return;
+        }
+
+        var current = Clusters.Resolve(RoutingScope.Current, mayWrite: false);
+        if (!ReferenceEquals(current, open))
+        {
+            throw new CrossClusterOperationException(
+                open.Name!, current.Name!,
+                $"The context's connection is open on {open.DisplayName}, and the current tenant ('{TenantScope.CurrentTenant}') belongs to {current.DisplayName}: "
+                + "a connection or transaction cannot serve two clusters. Close the connection (or end the transaction) before the tenant changes; use one context per tenant.");
+        }
     }
 
     private static RouteRequest Request(RoutingContextState state, DbContext context)
@@ -154,6 +220,8 @@ internal sealed partial class EfRoutingCore(QueryRouter router, IEnumerable<IRou
         }
 
         state.OpenPool = null;
+        state.OpenCluster = null;
+        state.ReleaseLease();
         state.BindingMayHaveEffect = false;
         state.PendingWrite = false;
     }
@@ -273,9 +341,10 @@ internal sealed partial class EfRoutingCore(QueryRouter router, IEnumerable<IRou
         // The node that committed: the connection the notice came on (the primary then), whatever is primary now.
         var pool = state.OpenPool is { AcceptTxSession: true } open ? open
             : state.LastOpenedPool is { AcceptTxSession: true } last ? last
-            : Router.CurrentPrimary;
+            : RouterFor(state).CurrentPrimary;
         var poolName = pool?.Name ?? "(primary)";
-        Router.Metrics.UnconfirmedCommits.Add(1, new KeyValuePair<string, object?>("pool", poolName));
+        var router = RouterFor(state);
+        router.Metrics.UnconfirmedCommits.Add(1, new KeyValuePair<string, object?>("pool", poolName));
         UnconfirmedCommitLog(Logger, pool?.DisplayName ?? poolName, scope?.Scenario, notice);
         var commit = new UnconfirmedCommit(poolName, notice, scope?.Scenario);
         foreach (var observer in _observers)
@@ -283,7 +352,7 @@ internal sealed partial class EfRoutingCore(QueryRouter router, IEnumerable<IRou
             observer.OnUnconfirmedCommit(commit);
         }
 
-        if (Router.Topology.Options.Consistency.OnUnconfirmedCommit == UnconfirmedCommitBehavior.Throw)
+        if (router.Topology.Options.Consistency.OnUnconfirmedCommit == UnconfirmedCommitBehavior.Throw)
         {
             throw new SynchronousReplicationNotConfirmedException(poolName, notice);
         }

@@ -69,7 +69,7 @@ internal sealed class RoutingCommandInterceptor(EfRoutingCore core) : DbCommandI
             return reader;
         }
 
-        return new Retry.StreamedResultReader(reader, pool, state, core.Router, core.Logger);
+        return new Retry.StreamedResultReader(reader, pool, state, core.RouterFor(state), core.Logger);
     }
 
     public override int NonQueryExecuted(DbCommand command, CommandExecutedEventData eventData, int result)
@@ -126,7 +126,7 @@ internal sealed class RoutingCommandInterceptor(EfRoutingCore core) : DbCommandI
     private void BeginCommitTimeoutTransaction(DbCommand command, CommandEventData eventData)
     {
         if (command.Transaction is not null || eventData.Context is not { } context || !EfRoutingCore.IsWrite(eventData.CommandSource)
-            || core.Router.Topology.Options.Consistency.CommitTimeout is null || System.Transactions.Transaction.Current is not null
+            || core.RouterFor(EfRoutingCore.State(context)).Topology.Options.Consistency.CommitTimeout is null || System.Transactions.Transaction.Current is not null
             || command.Connection is not Npgsql.NpgsqlConnection { State: System.Data.ConnectionState.Open } connection)
         {
             return;
@@ -147,7 +147,7 @@ internal sealed class RoutingCommandInterceptor(EfRoutingCore core) : DbCommandI
         state.CommitTimeoutTransaction = null;
         await using (transaction.ConfigureAwait(false))
         {
-            await EfRoutingCore.CommitWithTimeoutAsync(transaction, core.Router.Topology.Options.Consistency.CommitTimeout!.Value, cancellationToken).ConfigureAwait(false);
+            await EfRoutingCore.CommitWithTimeoutAsync(transaction, core.RouterFor(EfRoutingCore.State(eventData.Context!)).Topology.Options.Consistency.CommitTimeout!.Value, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -185,7 +185,7 @@ internal sealed class RoutingCommandInterceptor(EfRoutingCore core) : DbCommandI
         return ValueTask.FromResult(result);
     }
 
-    private static void BeforeExecute(DbCommand command, CommandEventData eventData)
+    private void BeforeExecute(DbCommand command, CommandEventData eventData)
     {
         if (eventData.Context is not { } context)
         {
@@ -195,6 +195,7 @@ internal sealed class RoutingCommandInterceptor(EfRoutingCore core) : DbCommandI
         // EF Core creates non-query commands before it opens the connection, and opening installed the chosen
         // pool's connection object: point the command at the connection that is actually open.
         var state = EfRoutingCore.State(context);
+        core.EnsureSameCluster(state);
         if (state.Relational?.DbConnection is { } open && !ReferenceEquals(command.Connection, open))
         {
             command.Connection = open;

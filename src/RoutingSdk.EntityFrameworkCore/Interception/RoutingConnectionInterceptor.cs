@@ -39,7 +39,10 @@ internal sealed class RoutingConnectionInterceptor(EfRoutingCore core) : DbConne
     {
         if (eventData.Context is { } context && connectionIsClosed(eventData.Connection))
         {
-            EfRoutingCore.State(context).OpenFailed = true;
+            var state = EfRoutingCore.State(context);
+            state.OpenFailed = true;
+            state.ReleaseLease();
+            state.OpenCluster = null;
         }
 
         static bool connectionIsClosed(DbConnection c) => c.State != System.Data.ConnectionState.Open;

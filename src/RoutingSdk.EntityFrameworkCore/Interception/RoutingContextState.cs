@@ -154,6 +154,22 @@ internal sealed class RoutingContextState : ConcurrencyDetector, IResettableServ
     /// <summary>The scope in force when the connection opened (for marking the operation).</summary>
     public RoutingScope? OpenScope { get; set; }
 
+    /// <summary>The cluster the context's connection is open on (several clusters configured: it must not serve another).</summary>
+    public RoutingSdk.Tenants.RoutingCluster? OpenCluster { get; set; }
+
+    /// <summary>The cluster of the last routed open (its settings and health judge what happened there).</summary>
+    public RoutingSdk.Tenants.RoutingCluster? LastCluster { get; set; }
+
+    /// <summary>The tenant's connection slot held by the open connection (several clusters configured).</summary>
+    public RoutingSdk.Tenants.TenantLease? Lease { get; set; }
+
+    /// <summary>Gives the tenant's connection slot back (the connection closed, or never opened).</summary>
+    public void ReleaseLease()
+    {
+        Lease?.Release();
+        Lease = null;
+    }
+
     public override ConcurrencyDetectorCriticalSectionDisposer EnterCriticalSection()
     {
         var disposer = base.EnterCriticalSection();
@@ -170,6 +186,19 @@ internal sealed class RoutingContextState : ConcurrencyDetector, IResettableServ
     /// <summary>A pooled context is handed out again: nothing of the previous lease carries over.</summary>
     public void ResetState()
     {
+        // A connection the previous user opened (Database.OpenConnection()) and left open: EF Core does not close a
+        // connection it does not own, and the next lease may be another tenant's, on another cluster.
+        foreach (var (_, connection) in _connections)
+        {
+            if (connection.State != System.Data.ConnectionState.Closed)
+            {
+                connection.Close();
+            }
+        }
+
+        ReleaseLease();
+        OpenCluster = null;
+        LastCluster = null;
         Watch?.Dispose();
         Watch = null;
         AbortedPool = null;
@@ -197,6 +226,7 @@ internal sealed class RoutingContextState : ConcurrencyDetector, IResettableServ
 
     public void Dispose()
     {
+        ReleaseLease();
         foreach (var (_, connection) in _connections)
         {
             connection.Dispose();

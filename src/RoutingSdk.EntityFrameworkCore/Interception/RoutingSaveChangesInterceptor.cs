@@ -43,13 +43,14 @@ internal sealed class RoutingSaveChangesInterceptor(EfRoutingCore core) : SaveCh
         if (eventData.Context is { } context)
         {
             EfRoutingCore.EnsureNotOnReplica(context, "SaveChanges");
-            EfRoutingCore.MarkWrite(context);
             var state = EfRoutingCore.State(context);
+            core.EnsureSameCluster(state); // before EF Core's own error handling, which would wrap it in DbUpdateException
+            EfRoutingCore.MarkWrite(context);
             state.InSaveChanges = true;
 
             // CommitTimeout bounds the COMMIT's wait for the replicas, not the statements: a single-statement
             // SaveChanges, which EF Core runs without a transaction, gets one so that its commit can be bounded.
-            if (core.Router.Topology.Options.Consistency.CommitTimeout is not null && context.Database.AutoTransactionBehavior == Microsoft.EntityFrameworkCore.AutoTransactionBehavior.WhenNeeded)
+            if (core.RouterFor(state).Topology.Options.Consistency.CommitTimeout is not null && context.Database.AutoTransactionBehavior == Microsoft.EntityFrameworkCore.AutoTransactionBehavior.WhenNeeded)
             {
                 state.RestoreAutoTransaction = context.Database.AutoTransactionBehavior;
                 context.Database.AutoTransactionBehavior = Microsoft.EntityFrameworkCore.AutoTransactionBehavior.Always;

@@ -13,6 +13,7 @@ internal sealed class RoutingTransactionInterceptor(EfRoutingCore core) : DbTran
     public override InterceptionResult<DbTransaction> TransactionStarting(DbConnection connection, TransactionStartingEventData eventData, InterceptionResult<DbTransaction> result)
     {
         EfRoutingCore.EnsureNotOnReplica(eventData.Context, "A transaction");
+        core.EnsureSameCluster(eventData.Context);
         return result;
     }
 
@@ -20,12 +21,14 @@ internal sealed class RoutingTransactionInterceptor(EfRoutingCore core) : DbTran
         DbConnection connection, TransactionStartingEventData eventData, InterceptionResult<DbTransaction> result, CancellationToken cancellationToken = default)
     {
         EfRoutingCore.EnsureNotOnReplica(eventData.Context, "A transaction");
+        core.EnsureSameCluster(eventData.Context);
         return ValueTask.FromResult(result);
     }
 
     public override DbTransaction TransactionUsed(DbConnection connection, TransactionEventData eventData, DbTransaction result)
     {
         EfRoutingCore.EnsureNotOnReplica(eventData.Context, "UseTransaction");
+        core.EnsureSameCluster(eventData.Context);
         return result;
     }
 
@@ -33,12 +36,13 @@ internal sealed class RoutingTransactionInterceptor(EfRoutingCore core) : DbTran
         DbConnection connection, TransactionEventData eventData, DbTransaction result, CancellationToken cancellationToken = default)
     {
         EfRoutingCore.EnsureNotOnReplica(eventData.Context, "UseTransaction");
+        core.EnsureSameCluster(eventData.Context);
         return ValueTask.FromResult(result);
     }
 
     public override InterceptionResult TransactionCommitting(DbTransaction transaction, TransactionEventData eventData, InterceptionResult result)
     {
-        if (core.Router.Topology.Options.Consistency.CommitTimeout is not { } timeout || transaction is not NpgsqlTransaction npgsql)
+        if (core.CommitTimeout(eventData.Context) is not { } timeout || transaction is not NpgsqlTransaction npgsql)
         {
             return result;
         }
@@ -51,7 +55,7 @@ internal sealed class RoutingTransactionInterceptor(EfRoutingCore core) : DbTran
     public override async ValueTask<InterceptionResult> TransactionCommittingAsync(
         DbTransaction transaction, TransactionEventData eventData, InterceptionResult result, CancellationToken cancellationToken = default)
     {
-        if (core.Router.Topology.Options.Consistency.CommitTimeout is not { } timeout || transaction is not NpgsqlTransaction npgsql)
+        if (core.CommitTimeout(eventData.Context) is not { } timeout || transaction is not NpgsqlTransaction npgsql)
         {
             return result;
         }

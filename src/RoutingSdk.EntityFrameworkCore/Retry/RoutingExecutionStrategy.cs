@@ -19,10 +19,10 @@ namespace RoutingSdk.EntityFrameworkCore.Retry;
 /// buffering costs every query a copy of its result. A provider strategy configured by the user
 /// (<c>EnableRetryOnFailure</c>) still runs around it.
 /// </remarks>
-internal sealed class RoutingExecutionStrategy(IExecutionStrategy inner, ExecutionStrategyDependencies dependencies, QueryRouter router, ILogger logger)
+internal sealed class RoutingExecutionStrategy(IExecutionStrategy inner, ExecutionStrategyDependencies dependencies, EfRoutingCore core, ILogger logger)
     : IExecutionStrategy
 {
-    public bool RetriesOnFailure => inner.RetriesOnFailure || router.Topology.Options.ReadRetry is { Enabled: true, BufferResults: true };
+    public bool RetriesOnFailure => inner.RetriesOnFailure || core.Clusters.ForSettings().Router.Topology.Options.ReadRetry is { Enabled: true, BufferResults: true };
 
     public TResult Execute<TState, TResult>(TState state, Func<DbContext, TState, TResult> operation, Func<DbContext, TState, ExecutionResult<TResult>>? verifySucceeded)
     {
@@ -67,7 +67,7 @@ internal sealed class RoutingExecutionStrategy(IExecutionStrategy inner, Executi
                 }
                 catch (Exception ex)
                 {
-                    var again = RunAgain(context, routing, engine ??= new AttemptEngine(router, logger), ex, async: false, CancellationToken.None);
+                    var again = RunAgain(context, routing, engine ??= new AttemptEngine(core.RouterFor(routing), logger), ex, async: false, CancellationToken.None);
                     System.Diagnostics.Debug.Assert(again.IsCompleted, "the synchronous path never awaits");
                     if (!again.GetAwaiter().GetResult())
                     {
@@ -105,7 +105,7 @@ internal sealed class RoutingExecutionStrategy(IExecutionStrategy inner, Executi
                 }
                 catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
                 {
-                    if (!await RunAgain(context, routing, engine ??= new AttemptEngine(router, logger), ex, async: true, cancellationToken).ConfigureAwait(false))
+                    if (!await RunAgain(context, routing, engine ??= new AttemptEngine(core.RouterFor(routing), logger), ex, async: true, cancellationToken).ConfigureAwait(false))
                     {
                         throw;
                     }
@@ -219,6 +219,6 @@ internal sealed class RoutingExecutionStrategyFactory(
     public IExecutionStrategy Create()
     {
         var core = QueryRoutingOptionsExtension.For(dependencies.CurrentContext.Context);
-        return new RoutingExecutionStrategy(_provider.Create(), dependencies, core.Router, core.Logger);
+        return new RoutingExecutionStrategy(_provider.Create(), dependencies, core, core.Logger);
     }
 }

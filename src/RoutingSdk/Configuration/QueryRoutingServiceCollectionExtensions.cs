@@ -39,17 +39,29 @@ public static class QueryRoutingServiceCollectionExtensions
     {
         services.AddOptions<RoutingOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RoutingOptions>, RoutingOptionsValidator>());
-        services.TryAddSingleton<PoolHealthRegistry>();
-        services.TryAddSingleton<QueryRouter>();
-        services.TryAddSingleton(sp => new PoolDataSources(sp.GetServices<DataSourceConfiguration>(), sp));
-        services.TryAddSingleton(sp => new RoutingPools(sp.GetRequiredService<QueryRouter>()));
-        services.TryAddSingleton(sp => new RoutingDataSource(sp.GetRequiredService<QueryRouter>()));
-        services.TryAddSingleton<RoutingSdk.Health.PoolHealthMonitor>();
+        // One cluster: the router, its health and data sources and its monitor are these registrations, and ClusterSet
+        // wraps them. Several clusters: ClusterSet makes one of each per cluster, and these registrations answer with
+        // the fallback cluster's (the default cluster, else the first), for code that asks for "the" router.
+        services.TryAddSingleton(sp => new RoutingSdk.Tenants.ClusterSet(sp));
+        services.TryAddSingleton(sp => Multi(sp) is { } set ? set.Fallback.Registry! : new PoolHealthRegistry());
+        services.TryAddSingleton(sp => Multi(sp) is { } set ? set.Fallback.Router : ActivatorUtilities.CreateInstance<QueryRouter>(sp));
+        services.TryAddSingleton(sp => Multi(sp) is { } set ? set.Fallback.DataSources! : new PoolDataSources(sp.GetServices<DataSourceConfiguration>(), sp));
+        services.TryAddSingleton(sp => new RoutingPools(sp.GetRequiredService<RoutingSdk.Tenants.ClusterSet>()));
+        services.TryAddSingleton(sp => new RoutingDataSource(sp.GetRequiredService<RoutingSdk.Tenants.ClusterSet>()));
+        services.TryAddSingleton(sp => new RoutingTenants(sp.GetRequiredService<RoutingSdk.Tenants.ClusterSet>()));
+        services.TryAddSingleton(sp => Multi(sp) is { } set ? set.Fallback.Monitor! : ActivatorUtilities.CreateInstance<RoutingSdk.Health.PoolHealthMonitor>(sp));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, RoutingSdk.Health.PoolHealthMonitor>(
             sp => sp.GetRequiredService<RoutingSdk.Health.PoolHealthMonitor>()));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, RoutingSdk.Tenants.ClusterSet>(
+            sp => sp.GetRequiredService<RoutingSdk.Tenants.ClusterSet>()));
         services.AddLogging();
         return new QueryRoutingBuilder(services);
     }
+
+    private static RoutingSdk.Tenants.ClusterSet? Multi(IServiceProvider services) =>
+        RoutingSdk.Tenants.ClusterSet.IsMultiCluster(services.GetRequiredService<IOptionsMonitor<RoutingOptions>>().CurrentValue)
+            ? services.GetRequiredService<RoutingSdk.Tenants.ClusterSet>()
+            : null;
 }
 
 /// <summary>Returned by <c>AddQueryRouting</c>; the EF Core and DI packages add their registrations to it.</summary>

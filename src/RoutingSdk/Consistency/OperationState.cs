@@ -35,6 +35,24 @@ internal sealed class OperationState
         }
     }
 
+    private ClusterBinding? _cluster;
+
+    /// <summary>
+    /// Binds the operation to the cluster of its first statement (several clusters configured), and returns the
+    /// binding in force: the first one wins.
+    /// </summary>
+    public ClusterBinding BindCluster(string? tenant, object cluster)
+    {
+        var current = Volatile.Read(ref _cluster);
+        if (current is not null)
+        {
+            return current;
+        }
+
+        var binding = new ClusterBinding(tenant, cluster);
+        return Interlocked.CompareExchange(ref _cluster, binding, null) ?? binding;
+    }
+
     public void MarkWrite() => Volatile.Write(ref _wroteSinceCapture, 1);
 
     public void MarkReplicationUnconfirmed() => Volatile.Write(ref _replicationUnconfirmed, 1);
@@ -60,3 +78,6 @@ internal sealed class OperationState
         Require(lsn);
     }
 }
+
+/// <summary>The tenant and cluster an operation's first statement went to.</summary>
+internal sealed record ClusterBinding(string? Tenant, object Cluster);

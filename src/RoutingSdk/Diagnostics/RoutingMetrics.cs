@@ -14,10 +14,15 @@ internal sealed class RoutingMetrics : IDisposable
 
     private readonly bool _ownsMeter;
 
-    public RoutingMetrics(IMeterFactory? factory = null)
+    public RoutingMetrics(IMeterFactory? factory = null, string? cluster = null)
     {
-        var version = typeof(RoutingMetrics).Assembly.GetName().Version?.ToString();
-        Meter = factory?.Create(MeterName, version) ?? new Meter(MeterName, version);
+        // Several clusters: one meter per cluster, each tagged with it (one series per cluster in every instrument).
+        var options = new MeterOptions(MeterName)
+        {
+            Version = typeof(RoutingMetrics).Assembly.GetName().Version?.ToString(),
+            Tags = cluster is null ? null : [new KeyValuePair<string, object?>("routing.cluster", cluster)],
+        };
+        Meter = factory?.Create(options) ?? new Meter(options);
         _ownsMeter = factory is null;
         Decisions = Meter.CreateCounter<long>(
             "routing.decisions", unit: "{decision}", description: "Routing decisions, tagged by pool, reason, route and category.");

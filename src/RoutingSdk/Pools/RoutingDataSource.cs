@@ -14,9 +14,14 @@ namespace RoutingSdk;
 /// <remarks>Resolve it from DI after <c>AddQueryRouting</c>. Each pool gets its own <see cref="NpgsqlDataSource"/>.</remarks>
 public sealed class RoutingDataSource : DbDataSource
 {
-    private readonly QueryRouter _router;
+    private readonly Tenants.ClusterSet _clusters;
 
-    internal RoutingDataSource(QueryRouter router) => _router = router;
+    internal RoutingDataSource(Tenants.ClusterSet clusters) => _clusters = clusters;
+
+    internal RoutingDataSource(QueryRouter router)
+        : this(new Tenants.ClusterSet(router))
+    {
+    }
 
     /// <summary>
     /// Captures the primary's current WAL position as a token. Hand it to another request or service (cookie, header,
@@ -24,7 +29,8 @@ public sealed class RoutingDataSource : DbDataSource
     /// </summary>
     public async Task<CausalToken> GetCausalTokenAsync(CancellationToken cancellationToken = default)
     {
-        var (lsn, timeline) = await _router.Gate.PrimaryPosition(await _router.PrimaryAsync(cancellationToken).ConfigureAwait(false), async: true, cancellationToken).ConfigureAwait(false);
+        var router = _clusters.ForSettingsStrict().Router;
+        var (lsn, timeline) = await router.Gate.PrimaryPosition(await router.PrimaryAsync(cancellationToken).ConfigureAwait(false), async: true, cancellationToken).ConfigureAwait(false);
         return new CausalToken(lsn, timeline);
     }
 
@@ -33,7 +39,7 @@ public sealed class RoutingDataSource : DbDataSource
     {
         get
         {
-            var csb = new NpgsqlConnectionStringBuilder(_router.ClusterConnectionString) { Password = null };
+            var csb = new NpgsqlConnectionStringBuilder(_clusters.ForSettings().Router.ClusterConnectionString) { Password = null };
             return csb.ConnectionString;
         }
     }
@@ -49,9 +55,12 @@ public sealed class RoutingDataSource : DbDataSource
         (NpgsqlConnection)await OpenDbConnectionAsync(cancellationToken).ConfigureAwait(false);
 
     /// <summary>Routes like <see cref="CreateConnection()"/> and returns the decision too.</summary>
+    /// <remarks>A connection created closed and opened by the caller is not counted against <see cref="TenantOptions.MaxConnectionsPerTenant"/>; <see cref="OpenConnectionAsync"/> is.</remarks>
     public NpgsqlConnection CreateConnection(out RouteDecision decision)
     {
-        decision = _router.Decide(Request(0), RoutingScope.Current);
+        var scope = RoutingScope.Current;
+        var cluster = _clusters.Resolve(scope, MayWrite(scope));
+        decision = cluster.Router.Decide(Request(0), scope);
         return decision.Pool.DataSource.CreateConnection();
     }
 
@@ -61,16 +70,21 @@ public sealed class RoutingDataSource : DbDataSource
     /// <inheritdoc />
     protected override DbConnection OpenDbConnection()
     {
-        var pending = OpenRouted(RoutingScope.Current, Engine(), async: false, CancellationToken.None);
+        var pending = OpenRouted(RoutingScope.Current, null, async: false, CancellationToken.None);
         System.Diagnostics.Debug.Assert(pending.IsCompleted, "the synchronous path never awaits");
         return pending.GetAwaiter().GetResult().Connection;
     }
 
     /// <inheritdoc />
     protected override async ValueTask<DbConnection> OpenDbConnectionAsync(CancellationToken cancellationToken = default) =>
-        (await OpenRouted(RoutingScope.Current, Engine(), async: true, cancellationToken).ConfigureAwait(false)).Connection;
+        (await OpenRouted(RoutingScope.Current, null, async: true, cancellationToken).ConfigureAwait(false)).Connection;
 
-    private Retry.AttemptEngine Engine() => new(_router, _router.Logger);
+    /// <summary>
+    /// Whether a connection of this scope may write: ADO.NET cannot tell reads from writes, so anything but an explicit
+    /// replica route outside a transaction may (a frozen tenant's such connections wait for the freeze to end).
+    /// </summary>
+    private static bool MayWrite(RoutingScope? scope) =>
+        System.Transactions.Transaction.Current is not null || (scope?.Route ?? RouteKind.Default) is RouteKind.Default or RouteKind.MasterOnly;
 
     /// <summary>
     /// Decides and opens. Nothing is sent before the open completes, so a failed open is judged by the
@@ -78,17 +92,25 @@ public sealed class RoutingDataSource : DbDataSource
     /// node, a primary that is gone (a failover: refused, shutting down, demoted, found unreachable) is opened again
     /// once a primary is back, within Failover.PrimaryWaitTimeout.
     /// </summary>
-    private async ValueTask<(NpgsqlConnection Connection, RouteDecision Decision, NodeWatch Watch)> OpenRouted(
-        RoutingScope? scope, Retry.AttemptEngine engine, bool async, CancellationToken cancellationToken)
+    private async ValueTask<(NpgsqlConnection Connection, RouteDecision Decision, NodeWatch Watch, Retry.AttemptEngine Engine)> OpenRouted(
+        RoutingScope? scope, Retry.AttemptEngine? engine, bool async, CancellationToken cancellationToken)
     {
+        // The tenant's cluster (several clusters configured), and a connection slot of the tenant there.
+        var mayWrite = MayWrite(scope);
+        var cluster = async
+            ? await _clusters.ResolveAsync(scope, mayWrite, async: true, cancellationToken).ConfigureAwait(false)
+            : _clusters.Resolve(scope, mayWrite);
+        var router = cluster.Router;
+        engine ??= new Retry.AttemptEngine(router, router.Logger);
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var request = Request(engine.ReadRetries);
             var decision = async
-                ? await _router.DecideAsync(request, scope, engine.Exclude, cancellationToken).ConfigureAwait(false)
-                : _router.Decide(request, scope, engine.Exclude);
+                ? await router.DecideAsync(request, scope, engine.Exclude, cancellationToken).ConfigureAwait(false)
+                : router.Decide(request, scope, engine.Exclude);
             var pool = decision.Pool;
+            var lease = await _clusters.LeaseAsync(cluster, decision.MayHaveEffect, async, cancellationToken).ConfigureAwait(false);
             var connection = pool.DataSource.CreateConnection();
             try
             {
@@ -102,10 +124,11 @@ public sealed class RoutingDataSource : DbDataSource
                     connection.Open(); // bounded by the connection string's Timeout
                 }
 
-                return (connection, decision, Watch(connection, pool));
+                return (connection, decision, Watch(connection, pool, lease), engine);
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
+                lease?.Release();
                 await NodeWatch.DisposeUnlessOpeningAsync(connection).ConfigureAwait(false);
 
                 var failed = new Retry.FailedAttempt { Pool = pool, Error = ex, NothingSent = true, InTransaction = request.InTransaction };
@@ -114,6 +137,11 @@ public sealed class RoutingDataSource : DbDataSource
                     throw;
                 }
             }
+            catch
+            {
+                lease?.Release(); // cancelled: the connection never opened
+                throw;
+            }
         }
     }
 
@@ -121,7 +149,7 @@ public sealed class RoutingDataSource : DbDataSource
     /// Aborts the connection if its node is found unreachable while it is open (a hung node never stalls the caller
     /// for a whole command timeout); stops watching when the connection closes.
     /// </summary>
-    private static NodeWatch Watch(NpgsqlConnection connection, RoutingPool pool)
+    private static NodeWatch Watch(NpgsqlConnection connection, RoutingPool pool, Tenants.TenantLease? lease)
     {
         var watch = NodeWatch.Start(connection, pool);
         connection.StateChange += (_, e) =>
@@ -129,6 +157,7 @@ public sealed class RoutingDataSource : DbDataSource
             if (e.CurrentState is System.Data.ConnectionState.Closed or System.Data.ConnectionState.Broken)
             {
                 watch.Dispose();
+                lease?.Release();
             }
         };
         return watch;
@@ -148,10 +177,10 @@ public sealed class RoutingDataSource : DbDataSource
     {
         ArgumentNullException.ThrowIfNull(read);
         var scope = RoutingScope.Current;
-        var engine = Engine();
+        Retry.AttemptEngine? engine = null;
         while (true)
         {
-            var (connection, decision, watch) = await OpenRouted(scope, engine, async: true, cancellationToken).ConfigureAwait(false);
+            (var connection, var decision, var watch, engine) = await OpenRouted(scope, engine, async: true, cancellationToken).ConfigureAwait(false);
             try
             {
                 await using (connection.ConfigureAwait(false))

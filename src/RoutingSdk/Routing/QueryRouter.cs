@@ -40,11 +40,12 @@ internal sealed class QueryRouter : IDisposable
     }
 
     /// <summary>DI constructor: builds from the current options and follows reloads.</summary>
+    [ActivatorUtilitiesConstructor]
     public QueryRouter(
         IOptionsMonitor<RoutingOptions> options, PoolHealthRegistry health, PoolDataSources dataSources, ILogger<QueryRouter> logger,
         IEnumerable<IRouteDecisionObserver> observers, IEnumerable<RoutingConfigurationWarning> warnings, IEnumerable<RoutingConfigurationSection> sections,
-        IServiceProvider services, System.Diagnostics.Metrics.IMeterFactory? meterFactory = null)
-        : this(RoutingTopology.Build(options.CurrentValue, health, dataSources), logger, observers, null, dataSources, new RoutingMetrics(meterFactory))
+        IServiceProvider services, System.Diagnostics.Metrics.IMeterFactory? meterFactory = null, string? clusterName = null)
+        : this(RoutingTopology.Build(options.CurrentValue, health, dataSources), logger, observers, null, dataSources, new RoutingMetrics(meterFactory, clusterName))
     {
         foreach (var warning in warnings)
         {
@@ -52,8 +53,15 @@ internal sealed class QueryRouter : IDisposable
         }
 
         _services = services;
+        ClusterName = clusterName;
         _owner.Follow(options, health, sections);
     }
+
+    /// <summary>The cluster's name in <see cref="RoutingOptions.Clusters"/>; <see langword="null"/> with one cluster configured.</summary>
+    public string? ClusterName { get; }
+
+    /// <summary>The health monitor of a cluster made by <see cref="Tenants.ClusterSet"/> (the DI container's otherwise).</summary>
+    internal Health.PoolHealthMonitor? MonitorOverride { get; set; }
 
     /// <summary>Who changes the topology (reloads, switches, discovery, promotions, data-source lifetime).</summary>
     public TopologyOwner Owner => _owner;
@@ -368,7 +376,7 @@ internal sealed class QueryRouter : IDisposable
             return; // the host starts it with its hosted services
         }
 
-        if (_services.GetService(typeof(Health.PoolHealthMonitor)) is Health.PoolHealthMonitor monitor)
+        if ((MonitorOverride ?? _services.GetService(typeof(Health.PoolHealthMonitor))) is Health.PoolHealthMonitor monitor)
         {
             RoutingLog.MonitorStartedOnFirstUse(_logger);
 

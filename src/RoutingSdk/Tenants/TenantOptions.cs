@@ -20,6 +20,13 @@ public sealed class TenantOptions
     public string? DefaultCluster { get; set; }
 
     /// <summary>
+    /// Tenants whose writes are frozen in every application instance that reads this configuration (a move between
+    /// clusters in progress: see docs/operations.md, "Moving a tenant"). Their reads continue; their writes wait
+    /// <see cref="FreezeWaitTimeout"/> for the freeze to end. Reloaded live.
+    /// </summary>
+    public List<string> FrozenTenants { get; set; } = [];
+
+    /// <summary>
     /// How long a write of a tenant whose writes are frozen (a move to another cluster in progress) waits for the
     /// move to finish before it fails with <see cref="TenantFrozenException"/> (default 10 s). Reads continue.
     /// </summary>

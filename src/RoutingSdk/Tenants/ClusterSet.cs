@@ -1,0 +1,453 @@
+using System.Collections.Frozen;
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RoutingSdk.Configuration;
+using RoutingSdk.Diagnostics;
+using RoutingSdk.Health;
+using RoutingSdk.Pools;
+using RoutingSdk.Routing;
+
+namespace RoutingSdk.Tenants;
+
+/// <summary>
+/// Which cluster a statement belongs to. With one cluster configured it is that cluster, always (no tenant needed,
+/// nothing changes). With several (<see cref="RoutingOptions.Clusters"/>) it is the current <see cref="TenantScope"/>'s
+/// cluster from <see cref="TenantOptions.Map"/>, else <see cref="TenantOptions.DefaultCluster"/>, else nothing is sent
+/// (<see cref="TenantNotResolvedException"/>). It also keeps an operation and a transaction on one cluster, holds a
+/// frozen tenant's writes, and follows reloads of the map (a tenant added, moved, frozen; a cluster added).
+/// </summary>
+internal sealed partial class ClusterSet : IHostedService, IDisposable
+{
+    private readonly RoutingCluster? _single;
+    private readonly IServiceProvider? _services;
+    private readonly ILogger _logger;
+    private readonly object _applyLock = new();
+    private readonly ConditionalWeakTable<System.Transactions.Transaction, RoutingCluster> _transactions = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _frozenInCode = new(StringComparer.OrdinalIgnoreCase);
+    private volatile Snapshot _snapshot = Snapshot.Empty;
+    private IDisposable? _subscription;
+    private int _started;
+
+    /// <summary>A single-cluster set around an existing router (tests, and the application's one cluster).</summary>
+    public ClusterSet(QueryRouter router, Func<PoolHealthMonitor?>? monitor = null)
+    {
+        _single = new RoutingCluster(null, router, monitor ?? (() => null), owned: false);
+        _logger = router.Logger;
+    }
+
+    /// <summary>DI: one cluster from the application's registrations, or one per <see cref="RoutingOptions.Clusters"/> entry.</summary>
+    public ClusterSet(IServiceProvider services)
+    {
+        var options = services.GetRequiredService<IOptionsMonitor<RoutingOptions>>();
+        _logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("RoutingSdk.Tenants");
+        if (!IsMultiCluster(options.CurrentValue))
+        {
+            _single = new RoutingCluster(null, services.GetRequiredService<QueryRouter>(), services.GetService<PoolHealthMonitor>, owned: false)
+            {
+                Registry = services.GetRequiredService<PoolHealthRegistry>(),
+                DataSources = services.GetRequiredService<PoolDataSources>(),
+            };
+            return;
+        }
+
+        _services = services;
+        foreach (var warning in services.GetServices<RoutingConfigurationWarning>())
+        {
+            RoutingLog.ConfigurationWarning(_logger, warning.Message);
+        }
+
+        lock (_applyLock)
+        {
+            _snapshot = Build(options.CurrentValue, Snapshot.Empty, services.GetServices<RoutingConfigurationSection>());
+        }
+
+        _subscription = options.OnChange(Reload);
+    }
+
+    public static bool IsMultiCluster(RoutingOptions options) => options.Clusters is { Count: > 0 };
+
+    /// <summary>Whether several clusters are configured.</summary>
+    public bool IsMulti => _single is null;
+
+    /// <summary>
+    /// The cluster that answers for the application as a whole where one must (the DI registrations of a single
+    /// router, the primary's connection string for <c>UseNpgsql</c>): the one cluster, else the default cluster, else
+    /// the first by name.
+    /// </summary>
+    public RoutingCluster Fallback => _single ?? _snapshot.Fallback!;
+
+    /// <summary>Every cluster, by name (one unnamed entry for a single-cluster configuration).</summary>
+    public IReadOnlyCollection<RoutingCluster> Clusters => _single is { } single ? [single] : _snapshot.Clusters.Values;
+
+    /// <summary>The tenant map in force: tenant → cluster name.</summary>
+    public IReadOnlyDictionary<string, string> Map => _snapshot.Map.ToDictionary(e => e.Key, e => e.Value.Name!, StringComparer.OrdinalIgnoreCase);
+
+    public TenantOptions TenantOptions => _snapshot.Options;
+
+    /// <summary>
+    /// The cluster of the current tenant, for a statement about to be routed. Writes (<paramref name="mayWrite"/>) of a
+    /// frozen tenant wait, bounded, for the freeze to end. Throws, with nothing sent, when no cluster can be told
+    /// (<see cref="TenantNotResolvedException"/>), when the operation or transaction belongs to another cluster
+    /// (<see cref="CrossClusterOperationException"/>), or when a freeze outlasts the wait (<see cref="TenantFrozenException"/>).
+    /// </summary>
+    public ValueTask<RoutingCluster> ResolveAsync(RoutingScope? scope, bool mayWrite, bool async, CancellationToken cancellationToken) =>
+        _single is { } single ? new(single) : ResolveMultiAsync(scope, mayWrite, async, cancellationToken);
+
+    /// <summary>Synchronous form of <see cref="ResolveAsync"/>.</summary>
+    public RoutingCluster Resolve(RoutingScope? scope, bool mayWrite)
+    {
+        if (_single is { } single)
+        {
+            return single;
+        }
+
+        var pending = ResolveMultiAsync(scope, mayWrite, async: false, CancellationToken.None);
+        System.Diagnostics.Debug.Assert(pending.IsCompleted, "the synchronous path never awaits");
+        return pending.GetAwaiter().GetResult();
+    }
+
+    /// <summary>The cluster whose settings apply where no statement is being routed yet (the current tenant's if it has one, else the fallback).</summary>
+    public RoutingCluster ForSettings()
+    {
+        if (_single is { } single)
+        {
+            return single;
+        }
+
+        var snapshot = _snapshot;
+        return TenantScope.CurrentTenant is { } tenant && snapshot.Map.TryGetValue(tenant, out var mapped) ? mapped : snapshot.Default ?? snapshot.Fallback!;
+    }
+
+    /// <summary>
+    /// A connection slot of the current tenant on <paramref name="cluster"/> (several clusters configured; none
+    /// otherwise, or outside a tenant scope): counts the tenant's load, and waits, bounded, under
+    /// <see cref="TenantOptions.MaxConnectionsPerTenant"/>.
+    /// </summary>
+    public ValueTask<TenantLease?> LeaseAsync(RoutingCluster cluster, bool mayWrite, bool async, CancellationToken cancellationToken)
+    {
+        if (_single is not null || TenantScope.CurrentTenant is not { } tenant)
+        {
+            return new((TenantLease?)null);
+        }
+
+        var options = _snapshot.Options;
+        var pending = cluster.Slots(tenant).AcquireAsync(options.MaxConnectionsPerTenant, options.LimitWaitTimeout, mayWrite, async, cancellationToken);
+        return pending.IsCompletedSuccessfully ? new(pending.Result) : Await(pending);
+
+        static async ValueTask<TenantLease?> Await(ValueTask<TenantLease> pending) => await pending.ConfigureAwait(false);
+    }
+
+    /// <summary>The current tenant's cluster by the map and default only (no operation or transaction binding, no freeze).</summary>
+    public RoutingCluster ForSettingsStrict() => _single ?? Lookup(_snapshot, TenantScope.CurrentTenant);
+
+    private async ValueTask<RoutingCluster> ResolveMultiAsync(RoutingScope? scope, bool mayWrite, bool async, CancellationToken cancellationToken)
+    {
+        long deadline = 0;
+        while (true)
+        {
+            var snapshot = _snapshot;
+            var tenant = TenantScope.CurrentTenant;
+            var cluster = Lookup(snapshot, tenant);
+
+            // One operation, one cluster: its read-your-writes positions mean nothing elsewhere. An operation that began
+            // before its tenant was moved finishes its reads where it began; a write there would land on the old cluster.
+            if (scope is not null)
+            {
+                var binding = scope.Operation.BindCluster(tenant, cluster);
+                if (!string.Equals(binding.Tenant, tenant, StringComparison.OrdinalIgnoreCase))
+                {
+                    throw new CrossClusterOperationException(
+                        ((RoutingCluster)binding.Cluster).Name!, cluster.Name!,
+                        $"The operation {Describe(scope)} began for {TenantText(binding.Tenant)} on {((RoutingCluster)binding.Cluster).DisplayName} and now runs for {TenantText(tenant)}. "
+                        + "One operation serves one tenant: begin the TenantScope outside the RoutingScope (or [ReadReplica]/[MasterOnly] method), one operation per tenant.");
+                }
+
+                if (!ReferenceEquals(binding.Cluster, cluster))
+                {
+                    var bound = (RoutingCluster)binding.Cluster;
+                    if (mayWrite)
+                    {
+                        throw new CrossClusterOperationException(
+                            bound.Name!, cluster.Name!,
+                            $"Tenant '{tenant}' was moved from {bound.DisplayName} to {cluster.DisplayName} while the operation {Describe(scope)} ran; its write was not sent "
+                            + $"(it would have landed on {bound.DisplayName}). Repeat the operation: it will run on {cluster.DisplayName}.");
+                    }
+
+                    cluster = bound;
+                }
+            }
+
+            if (System.Transactions.Transaction.Current is { } transaction)
+            {
+                var owner = _transactions.GetValue(transaction, _ => cluster);
+                if (!ReferenceEquals(owner, cluster))
+                {
+                    throw new CrossClusterOperationException(
+                        owner.Name!, cluster.Name!,
+                        $"A TransactionScope begun on {owner.DisplayName} would reach {cluster.DisplayName} ({TenantText(tenant)}): a transaction cannot span clusters. "
+                        + "Use one TransactionScope per tenant.");
+                }
+            }
+
+            if (!mayWrite || tenant is null || !IsFrozen(snapshot, tenant))
+            {
+                return cluster;
+            }
+
+            // A frozen tenant's write waits for the move to finish (the map may point elsewhere then: resolved again).
+            deadline = deadline == 0 ? Environment.TickCount64 + (long)snapshot.Options.FreezeWaitTimeout.TotalMilliseconds : deadline;
+            var left = deadline - Environment.TickCount64;
+            if (left <= 0)
+            {
+                throw new TenantFrozenException(
+                    tenant,
+                    $"Tenant '{tenant}' has its writes frozen (a move between clusters is in progress) and the freeze did not end within Tenants.FreezeWaitTimeout "
+                    + $"({snapshot.Options.FreezeWaitTimeout}). Nothing was sent; repeat the operation once the move is done. Reads of the tenant continue meanwhile.");
+            }
+
+            var changed = snapshot.Changed.Task;
+            if (async)
+            {
+                await Task.WhenAny(changed, Task.Delay(TimeSpan.FromMilliseconds(left), cancellationToken)).ConfigureAwait(false);
+            }
+            else
+            {
+                Task.WaitAny([changed], (int)Math.Min(left, int.MaxValue), cancellationToken);
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+    }
+
+    private static string Describe(RoutingScope scope) => scope.Scenario is { } s ? $"'{s}'" : "(no scenario)";
+
+    private static string TenantText(string? tenant) => tenant is null ? "no tenant" : $"tenant '{tenant}'";
+
+    private static RoutingCluster Lookup(Snapshot snapshot, string? tenant)
+    {
+        if (tenant is not null && snapshot.Map.TryGetValue(tenant, out var mapped))
+        {
+            return mapped;
+        }
+
+        if (snapshot.Default is { } fallback)
+        {
+            return fallback;
+        }
+
+        throw new TenantNotResolvedException(
+            tenant,
+            tenant is null
+                ? "Several clusters are configured (Routing:Clusters) and this statement runs outside any tenant scope, with no Routing:Tenants:DefaultCluster. Nothing was sent. "
+                  + "Run it inside using (TenantScope.Begin(tenant)) { ... } (per request, job or message), or set Tenants.DefaultCluster for work that belongs to no tenant."
+                : $"Tenant '{tenant}' is not in Routing:Tenants:Map and there is no Routing:Tenants:DefaultCluster. Nothing was sent. "
+                  + $"Add \"{tenant}\": \"<cluster>\" to the map (reloaded live), or set a default cluster.");
+    }
+
+    private bool IsFrozen(Snapshot snapshot, string tenant) => snapshot.Frozen.Contains(tenant) || _frozenInCode.ContainsKey(tenant);
+
+    /// <summary>Freezes a tenant's writes in this process until the returned handle is disposed.</summary>
+    public IDisposable Freeze(string tenant)
+    {
+        _frozenInCode.AddOrUpdate(tenant, 1, (_, n) => n + 1);
+        return new Unfreeze(this, tenant);
+    }
+
+    private void Thaw(string tenant)
+    {
+        lock (_applyLock)
+        {
+            if (_frozenInCode.AddOrUpdate(tenant, 0, (_, n) => n - 1) <= 0)
+            {
+                _frozenInCode.TryRemove(tenant, out _);
+            }
+
+            // Waiting writes look again.
+            var old = _snapshot;
+            _snapshot = old with { Changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
+            old.Changed.TrySetResult();
+        }
+    }
+
+    private sealed class Unfreeze(ClusterSet owner, string tenant) : IDisposable
+    {
+        private int _done;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _done, 1) == 0)
+            {
+                owner.Thaw(tenant);
+            }
+        }
+    }
+
+    private void Reload(RoutingOptions options)
+    {
+        try
+        {
+            lock (_applyLock)
+            {
+                if (!IsMultiCluster(options))
+                {
+                    throw new RoutingConfigurationException(
+                        ["Routing:Clusters became empty: switching from several clusters to one needs a restart. Keep the clusters, or restart the application."]);
+                }
+
+                var old = _snapshot;
+                _snapshot = Build(options, old, []);
+                old.Changed.TrySetResult();
+            }
+
+            if (Volatile.Read(ref _started) == 1)
+            {
+                // A cluster added by this reload: its monitor starts like the others (a failure is logged by it).
+                using (ExecutionContext.SuppressFlow())
+                {
+                    _ = Task.Run(async () =>
+                    {
+                        foreach (var cluster in _snapshot.Clusters.Values.Where(c => c.Owned))
+                        {
+                            if (cluster.Monitor is { } monitor)
+                            {
+                                await monitor.StartOnFirstUseAsync().ConfigureAwait(false);
+                            }
+                        }
+                    });
+                }
+            }
+        }
+        catch (RoutingConfigurationException ex)
+        {
+            RoutingLog.ReloadRejected(_logger, string.Join(" ", ex.Problems));
+        }
+    }
+
+    /// <summary>Validates the clusters and the map, makes the clusters that are new, and publishes the snapshot.</summary>
+    private Snapshot Build(RoutingOptions options, Snapshot previous, IEnumerable<RoutingConfigurationSection> sections)
+    {
+        var errors = RoutingOptionsValidator.CollectTenancy(options);
+        if (errors.Count > 0)
+        {
+            throw new RoutingConfigurationException(errors);
+        }
+
+        var clusters = new Dictionary<string, RoutingCluster>(previous.Clusters, StringComparer.OrdinalIgnoreCase);
+        var sectionList = sections.ToList();
+        foreach (var name in options.Clusters.Keys.Order(StringComparer.OrdinalIgnoreCase))
+        {
+            if (!clusters.ContainsKey(name))
+            {
+                clusters[name] = Create(name, clusters.Count == 0 ? sectionList : []);
+                if (previous.Clusters.Count > 0)
+                {
+                    ClusterAdded(_logger, name);
+                }
+            }
+        }
+
+        foreach (var name in previous.Clusters.Keys.Where(n => !options.Clusters.ContainsKey(n)))
+        {
+            ClusterRemoved(_logger, name); // still running; nothing maps to it (validated)
+        }
+
+        var map = options.Tenants.Map.ToFrozenDictionary(e => e.Key, e => clusters[e.Value], StringComparer.OrdinalIgnoreCase);
+        var fallback = options.Tenants.DefaultCluster is { } d ? clusters[d] : null;
+        return new Snapshot(
+            clusters.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase), map, fallback,
+            fallback ?? clusters[options.Clusters.Keys.Order(StringComparer.OrdinalIgnoreCase).First()],
+            (options.Tenants.FrozenTenants ?? []).ToFrozenSet(StringComparer.OrdinalIgnoreCase), options.Tenants,
+            new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+    }
+
+    private RoutingCluster Create(string name, IEnumerable<RoutingConfigurationSection> sections)
+    {
+        var services = _services!;
+        var root = services.GetRequiredService<IOptionsMonitor<RoutingOptions>>();
+        var registry = new PoolHealthRegistry();
+        var dataSources = new PoolDataSources(services.GetServices<DataSourceConfiguration>(), services);
+        var router = new QueryRouter(
+            new ClusterOptionsMonitor(root, name), registry, dataSources, services.GetRequiredService<ILogger<QueryRouter>>(),
+            services.GetServices<IRouteDecisionObserver>(), [], sections, services, services.GetService<System.Diagnostics.Metrics.IMeterFactory>(), name);
+        var monitor = new PoolHealthMonitor(router, registry, services.GetRequiredService<ILogger<PoolHealthMonitor>>());
+        router.MonitorOverride = monitor;
+        return new RoutingCluster(name, router, () => monitor, owned: true) { Registry = registry, DataSources = dataSources };
+    }
+
+    /// <summary>Starts the health monitors of the clusters this set made (the host starts a single cluster's own monitor).</summary>
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        Volatile.Write(ref _started, 1);
+        return StartMonitors(cancellationToken);
+    }
+
+    private async Task StartMonitors(CancellationToken cancellationToken)
+    {
+        foreach (var cluster in _snapshot.Clusters.Values)
+        {
+            if (cluster.Owned && cluster.Monitor is { } monitor)
+            {
+                await monitor.StartAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        foreach (var cluster in _snapshot.Clusters.Values)
+        {
+            if (cluster.Owned && cluster.Monitor is { } monitor)
+            {
+                await monitor.StopAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _subscription?.Dispose();
+        foreach (var cluster in _snapshot.Clusters.Values.Where(c => c.Owned))
+        {
+            cluster.Monitor?.Dispose();
+            cluster.Router.Dispose();
+            cluster.DataSources?.Dispose();
+        }
+    }
+
+    private sealed record Snapshot(
+        FrozenDictionary<string, RoutingCluster> Clusters, FrozenDictionary<string, RoutingCluster> Map, RoutingCluster? Default, RoutingCluster? Fallback,
+        FrozenSet<string> Frozen, TenantOptions Options, TaskCompletionSource Changed)
+    {
+        public static readonly Snapshot Empty = new(
+            FrozenDictionary<string, RoutingCluster>.Empty, FrozenDictionary<string, RoutingCluster>.Empty, null, null, FrozenSet<string>.Empty, new TenantOptions(),
+            new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+    }
+
+    /// <summary>One cluster's entry of the application's options, followed through reloads.</summary>
+    private sealed class ClusterOptionsMonitor(IOptionsMonitor<RoutingOptions> root, string name) : IOptionsMonitor<RoutingOptions>
+    {
+        public RoutingOptions CurrentValue => Pick(root.CurrentValue) ?? throw new RoutingException($"Routing:Clusters:{name} is no longer configured.");
+
+        public RoutingOptions Get(string? optionsName) => CurrentValue;
+
+        public IDisposable? OnChange(Action<RoutingOptions, string?> listener) =>
+            root.OnChange((options, n) =>
+            {
+                if (Pick(options) is { } cluster)
+                {
+                    listener(cluster, n);
+                }
+            });
+
+        private RoutingOptions? Pick(RoutingOptions options) => options.Clusters.TryGetValue(name, out var cluster) ? cluster : null;
+    }
+
+    [LoggerMessage(60, LogLevel.Information, "Routing configuration reload added cluster {Cluster}; tenants mapped to it are served from now on")]
+    private static partial void ClusterAdded(ILogger logger, string cluster);
+
+    [LoggerMessage(61, LogLevel.Warning, "Routing configuration reload removed cluster {Cluster}: no tenant maps to it any more; its health monitor and connections stay until the application restarts")]
+    private static partial void ClusterRemoved(ILogger logger, string cluster);
+}

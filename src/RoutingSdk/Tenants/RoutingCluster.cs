@@ -1,0 +1,51 @@
+using RoutingSdk.Health;
+using RoutingSdk.Pools;
+using RoutingSdk.Routing;
+
+namespace RoutingSdk.Tenants;
+
+/// <summary>
+/// One cluster's routing: its route table and topology (<see cref="QueryRouter"/>), health monitor, pool health and
+/// data sources. With one cluster configured there is exactly one, made from the application's DI registrations; with
+/// several (<see cref="RoutingOptions.Clusters"/>), <see cref="ClusterSet"/> makes one per name.
+/// </summary>
+internal sealed class RoutingCluster
+{
+    private readonly Lazy<PoolHealthMonitor?> _monitor;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TenantSlots> _tenants = new(StringComparer.OrdinalIgnoreCase);
+
+    public RoutingCluster(string? name, QueryRouter router, Func<PoolHealthMonitor?> monitor, bool owned)
+    {
+        Name = name;
+        Router = router;
+        _monitor = new Lazy<PoolHealthMonitor?>(monitor);
+        Owned = owned;
+    }
+
+    /// <summary>The cluster's name in <see cref="RoutingOptions.Clusters"/>; <see langword="null"/> for the one cluster of a single-cluster configuration.</summary>
+    public string? Name { get; }
+
+    /// <summary>For messages: the name, or "the cluster".</summary>
+    public string DisplayName => Name is null ? "the cluster" : $"cluster '{Name}'";
+
+    public QueryRouter Router { get; }
+
+    public PoolHealthMonitor? Monitor => _monitor.Value;
+
+    /// <summary>The pools' health (a cluster made by <see cref="ClusterSet"/>; the DI container's for the one cluster).</summary>
+    public PoolHealthRegistry? Registry { get; init; }
+
+    /// <summary>The pools' data sources (a cluster made by <see cref="ClusterSet"/>; the DI container's for the one cluster).</summary>
+    public PoolDataSources? DataSources { get; init; }
+
+    /// <summary>Made (and disposed) by <see cref="ClusterSet"/>, not by the DI container.</summary>
+    public bool Owned { get; }
+
+    /// <summary>The connection slots and load of a tenant on this cluster.</summary>
+    public TenantSlots Slots(string tenant) => _tenants.GetOrAdd(tenant, t => new TenantSlots(t, this));
+
+    /// <summary>Every tenant seen on this cluster, with its load.</summary>
+    public IEnumerable<TenantSlots> Tenants => _tenants.Values;
+
+    public override string ToString() => DisplayName;
+}

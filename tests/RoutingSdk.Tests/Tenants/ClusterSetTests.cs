@@ -1,0 +1,330 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using RoutingSdk.Routing;
+using RoutingSdk.Tenants;
+
+namespace RoutingSdk.Tests.Tenants;
+
+/// <summary>Which cluster a statement belongs to: the map, the default, the refusals, reloads and freezes (no servers needed).</summary>
+public sealed class ClusterSetTests
+{
+    private static Dictionary<string, string?> Settings(Dictionary<string, string?>? extra = null)
+    {
+        var settings = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (cluster, host) in new[] { ("shared", "a"), ("dedicated", "b") })
+        {
+            settings[$"Routing:Clusters:{cluster}:Pools:0:Name"] = "primary";
+            settings[$"Routing:Clusters:{cluster}:Pools:0:Role"] = "Primary";
+            settings[$"Routing:Clusters:{cluster}:Pools:0:ConnectionString"] = $"Host={host}-primary;Database=erp";
+            settings[$"Routing:Clusters:{cluster}:Pools:1:Name"] = "sync1";
+            settings[$"Routing:Clusters:{cluster}:Pools:1:ConnectionString"] = $"Host={host}-sync1;Database=erp";
+            settings[$"Routing:Clusters:{cluster}:Health:Enabled"] = "false";
+        }
+
+        settings["Routing:Tenants:Map:acme"] = "shared";
+        settings["Routing:Tenants:Map:initech"] = "dedicated";
+        foreach (var (key, value) in extra ?? [])
+        {
+            settings[key] = value;
+        }
+
+        return settings;
+    }
+
+    private static (ServiceProvider Provider, IConfigurationRoot Configuration) Build(Dictionary<string, string?> settings)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+        var provider = new ServiceCollection().AddQueryRouting(configuration.GetSection("Routing")).Services.BuildServiceProvider();
+        return (provider, configuration);
+    }
+
+    private static string PrimaryHost(ClusterSet set, RoutingScope? scope = null, bool write = true) =>
+        new Npgsql.NpgsqlConnectionStringBuilder(set.Resolve(scope, write).Router.Decide(RouteRequest.Write, scope).Pool.ConnectionString).Host!;
+
+    [Fact]
+    public void Each_tenant_resolves_to_its_own_cluster_with_its_own_router()
+    {
+        var (provider, _) = Build(Settings());
+        using var _p = provider;
+        var set = provider.GetRequiredService<ClusterSet>();
+        Assert.True(set.IsMulti);
+        using (TenantScope.Begin("acme"))
+        {
+            Assert.Equal("a-primary", PrimaryHost(set));
+        }
+
+        using (TenantScope.Begin("INITECH")) // tenant identifiers compare case-insensitively, as configuration keys do
+        {
+            Assert.Equal("b-primary", PrimaryHost(set));
+        }
+
+        Assert.Equal(["dedicated", "shared"], provider.GetRequiredService<RoutingTenants>().Clusters);
+        Assert.Equal(2, provider.GetRequiredService<RoutingPools>().GetStatus().Count(s => s.Name == "primary"));
+    }
+
+    [Fact]
+    public void No_tenant_and_no_default_cluster_is_refused_naming_the_fix()
+    {
+        var (provider, _) = Build(Settings());
+        using var _p = provider;
+        var set = provider.GetRequiredService<ClusterSet>();
+        var none = Assert.Throws<TenantNotResolvedException>(() => set.Resolve(null, mayWrite: false));
+        Assert.Null(none.Tenant);
+        Assert.Contains("TenantScope.Begin(tenant)", none.Message);
+        using (TenantScope.Begin("umbrella"))
+        {
+            var unmapped = Assert.Throws<TenantNotResolvedException>(() => set.Resolve(null, mayWrite: false));
+            Assert.Equal("umbrella", unmapped.Tenant);
+            Assert.Contains("\"umbrella\": \"<cluster>\"", unmapped.Message);
+        }
+    }
+
+    [Fact]
+    public void The_default_cluster_serves_unmapped_tenants_and_work_without_a_tenant()
+    {
+        var (provider, _) = Build(Settings(new() { ["Routing:Tenants:DefaultCluster"] = "dedicated" }));
+        using var _p = provider;
+        var set = provider.GetRequiredService<ClusterSet>();
+        Assert.Equal("b-primary", PrimaryHost(set));
+        using (TenantScope.Begin("umbrella"))
+        {
+            Assert.Equal("b-primary", PrimaryHost(set));
+        }
+
+        Assert.Same(set.Resolve(null, false), set.Fallback);
+    }
+
+    [Fact]
+    public void A_reload_adds_a_tenant_and_a_cluster_and_a_bad_map_is_rejected_keeping_the_last_good_one()
+    {
+        var (provider, configuration) = Build(Settings());
+        using var _p = provider;
+        var set = provider.GetRequiredService<ClusterSet>();
+        configuration["Routing:Clusters:third:Pools:0:Name"] = "primary";
+        configuration["Routing:Clusters:third:Pools:0:Role"] = "Primary";
+        configuration["Routing:Clusters:third:Pools:0:ConnectionString"] = "Host=c-primary;Database=erp";
+        configuration["Routing:Clusters:third:Health:Enabled"] = "false";
+        configuration["Routing:Tenants:Map:umbrella"] = "third";
+        configuration.Reload();
+        using (TenantScope.Begin("umbrella"))
+        {
+            Assert.Equal("c-primary", PrimaryHost(set));
+        }
+
+        configuration["Routing:Tenants:Map:umbrella"] = "nowhere";
+        configuration.Reload();
+        using (TenantScope.Begin("umbrella"))
+        {
+            Assert.Equal("c-primary", PrimaryHost(set));
+        }
+    }
+
+    [Fact]
+    public void One_operation_serves_one_tenant_and_a_moved_tenants_running_operation_reads_where_it_began_and_cannot_write()
+    {
+        var (provider, configuration) = Build(Settings());
+        using var _p = provider;
+        var set = provider.GetRequiredService<ClusterSet>();
+        using (TenantScope.Begin("acme"))
+        using (var operation = RoutingScope.Begin(RouteKind.ReadReplica, "Report"))
+        {
+            Assert.Equal("shared", set.Resolve(operation, mayWrite: false).Name);
+            using (TenantScope.Begin("initech"))
+            {
+                var crossed = Assert.Throws<CrossClusterOperationException>(() => set.Resolve(operation, mayWrite: false));
+                Assert.Equal("shared", crossed.BoundCluster);
+                Assert.Equal("dedicated", crossed.RequestedCluster);
+            }
+
+            configuration["Routing:Tenants:Map:acme"] = "dedicated";
+            configuration.Reload();
+            Assert.Equal("shared", set.Resolve(operation, mayWrite: false).Name); // finishes its reads where it began
+            var write = Assert.Throws<CrossClusterOperationException>(() => set.Resolve(operation, mayWrite: true));
+            Assert.Contains("was moved", write.Message);
+            Assert.Equal("dedicated", set.Resolve(null, mayWrite: true).Name); // a new operation goes to the new cluster
+        }
+    }
+
+    [Fact]
+    public async Task A_frozen_tenants_write_waits_for_the_thaw_and_goes_to_the_cluster_in_force_then_while_reads_pass()
+    {
+        var (provider, configuration) = Build(Settings(new() { ["Routing:Tenants:FreezeWaitTimeout"] = "00:00:30" }));
+        using var _p = provider;
+        var set = provider.GetRequiredService<ClusterSet>();
+        var tenants = provider.GetRequiredService<RoutingTenants>();
+        using var tenant = TenantScope.Begin("acme");
+        var freeze = await tenants.FreezeWritesAsync("acme", TimeSpan.FromSeconds(5));
+        Assert.Equal("shared", set.Resolve(null, mayWrite: false).Name); // reads continue
+        var write = set.ResolveAsync(null, mayWrite: true, async: true, CancellationToken.None).AsTask();
+        await Task.Delay(50);
+        Assert.False(write.IsCompleted);
+        configuration["Routing:Tenants:Map:acme"] = "dedicated";
+        configuration.Reload();
+        Assert.False(write.IsCompleted); // a map change alone does not release a frozen write
+        freeze.Dispose();
+        Assert.Equal("dedicated", (await write.WaitAsync(TimeSpan.FromSeconds(10))).Name);
+    }
+
+    [Fact]
+    public async Task A_freeze_that_outlasts_the_wait_fails_the_write_with_nothing_sent()
+    {
+        var (provider, _) = Build(Settings(new() { ["Routing:Tenants:FreezeWaitTimeout"] = "00:00:00.100", ["Routing:Tenants:FrozenTenants:0"] = "acme" }));
+        using var _p = provider;
+        var set = provider.GetRequiredService<ClusterSet>();
+        using var tenant = TenantScope.Begin("acme");
+        var frozen = await Assert.ThrowsAsync<TenantFrozenException>(() => set.ResolveAsync(null, mayWrite: true, async: true, CancellationToken.None).AsTask());
+        Assert.Equal("acme", frozen.Tenant);
+        Assert.Contains("FreezeWaitTimeout", frozen.Message);
+        Assert.Throws<TenantFrozenException>(() => set.Resolve(null, mayWrite: true));
+        Assert.Equal("shared", set.Resolve(null, mayWrite: false).Name);
+    }
+
+    [Fact]
+    public async Task Freezing_waits_for_the_tenants_running_writes_to_finish()
+    {
+        var (provider, _) = Build(Settings());
+        using var _p = provider;
+        var set = provider.GetRequiredService<ClusterSet>();
+        var tenants = provider.GetRequiredService<RoutingTenants>();
+        TenantLease? running;
+        using (TenantScope.Begin("acme"))
+        {
+            running = await set.LeaseAsync(set.Resolve(null, true), mayWrite: true, async: true, CancellationToken.None);
+        }
+
+        var timedOut = await Assert.ThrowsAsync<TimeoutException>(() => tenants.FreezeWritesAsync("acme", TimeSpan.FromMilliseconds(100)));
+        Assert.Contains("1 connection(s) that may write", timedOut.Message);
+        using (TenantScope.Begin("acme"))
+        {
+            Assert.Equal("shared", set.Resolve(null, mayWrite: true).Name); // the failed freeze was lifted
+        }
+
+        var freezing = tenants.FreezeWritesAsync("acme", TimeSpan.FromSeconds(10));
+        await Task.Delay(50);
+        Assert.False(freezing.IsCompleted);
+        running!.Release();
+        (await freezing).Dispose();
+    }
+
+    [Fact]
+    public async Task The_connection_limit_holds_per_tenant_and_hands_a_returned_slot_to_the_next_waiter()
+    {
+        var (provider, _) = Build(Settings(new() { ["Routing:Tenants:MaxConnectionsPerTenant"] = "1", ["Routing:Tenants:LimitWaitTimeout"] = "00:00:10" }));
+        using var _p = provider;
+        var set = provider.GetRequiredService<ClusterSet>();
+        var shared = set.Clusters.Single(c => c.Name == "shared");
+        using var tenant = TenantScope.Begin("acme");
+        var first = await set.LeaseAsync(shared, false, true, CancellationToken.None);
+        var second = set.LeaseAsync(shared, false, true, CancellationToken.None).AsTask();
+        using (TenantScope.Begin("globex"))
+        {
+            var neighbour = await set.LeaseAsync(shared, false, true, CancellationToken.None); // another tenant is not held up
+            neighbour!.Release();
+        }
+
+        Assert.False(second.IsCompleted);
+        first!.Release();
+        first.Release(); // once only
+        var handed = await second.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(1, shared.Slots("acme").Open);
+        handed!.Release();
+        Assert.Equal(0, shared.Slots("acme").Open);
+    }
+
+    [Fact]
+    public async Task A_limit_wait_that_expires_or_is_cancelled_gives_nothing_away()
+    {
+        var (provider, _) = Build(Settings(new() { ["Routing:Tenants:MaxConnectionsPerTenant"] = "1", ["Routing:Tenants:LimitWaitTimeout"] = "00:00:00.100" }));
+        using var _p = provider;
+        var set = provider.GetRequiredService<ClusterSet>();
+        var shared = set.Clusters.Single(c => c.Name == "shared");
+        using var tenant = TenantScope.Begin("acme");
+        var first = await set.LeaseAsync(shared, false, true, CancellationToken.None);
+        var refused = await Assert.ThrowsAsync<TenantLimitExceededException>(() => set.LeaseAsync(shared, false, true, CancellationToken.None).AsTask());
+        Assert.Equal("shared", refused.Cluster);
+        Assert.Throws<TenantLimitExceededException>(() => set.LeaseAsync(shared, false, false, CancellationToken.None).GetAwaiter().GetResult());
+        using var cancel = new CancellationTokenSource();
+        var cancelled = set.LeaseAsync(shared, false, true, cancel.Token).AsTask();
+        cancel.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled);
+        first!.Release();
+        Assert.Equal(0, shared.Slots("acme").Open);
+        Assert.Equal(2, shared.Slots("acme").Rejected);
+    }
+
+    [Fact]
+    public void A_single_cluster_configuration_needs_no_tenant_and_ignores_one()
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Routing:Pools:0:Name"] = "primary", ["Routing:Pools:0:Role"] = "Primary", ["Routing:Pools:0:ConnectionString"] = "Host=only;Database=erp",
+            ["Routing:Health:Enabled"] = "false",
+        };
+        var (provider, _) = Build(settings);
+        using var _p = provider;
+        var set = provider.GetRequiredService<ClusterSet>();
+        Assert.False(set.IsMulti);
+        Assert.Same(provider.GetRequiredService<QueryRouter>(), set.Resolve(null, true).Router);
+        using (TenantScope.Begin("anyone"))
+        {
+            Assert.Same(provider.GetRequiredService<QueryRouter>(), set.Resolve(null, true).Router);
+        }
+
+        Assert.Throws<InvalidOperationException>(() => provider.GetRequiredService<RoutingTenants>().ClusterOf("anyone"));
+    }
+
+    [Theory]
+    [InlineData("Routing:Tenants:Map:acme", "nowhere", "Routing:Tenants:Map:acme names cluster 'nowhere', which is not configured")]
+    [InlineData("Routing:Tenants:DefaultCluster", "nowhere", "Routing:Tenants:DefaultCluster is 'nowhere', which is not a cluster")]
+    [InlineData("Routing:Pools:0:Name", "stray", "Routing:Pools and Routing:Clusters are both set")]
+    [InlineData("Routing:Tenants:FreezeWaitTimeout", "00:00:00", "Routing:Tenants:FreezeWaitTimeout must be > 0")]
+    [InlineData("Routing:Tenants:MaxConnectionsPerTenant", "-1", "Routing:Tenants:MaxConnectionsPerTenant must be >= 0")]
+    [InlineData("Routing:Clusters:shared:Pools:1:UsageRatio", "-1", "Routing:Clusters:shared: Pool 'sync1': UsageRatio must be > 0")]
+    [InlineData("Routing:Clusters:shared:Tenants:DefaultCluster", "shared", "Routing:Clusters:shared has its own Clusters or Tenants")]
+    public void Bad_clusters_and_maps_fail_at_start_with_their_fix(string key, string value, string expected)
+    {
+        var settings = Settings(new() { [key] = value });
+        if (key == "Routing:Pools:0:Name")
+        {
+            settings["Routing:Pools:0:ConnectionString"] = "Host=x";
+        }
+
+        var (provider, _) = Build(settings);
+        using var _p = provider;
+        var ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<RoutingOptions>>().Value);
+        Assert.Contains(ex.Failures, f => f.Contains(expected, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Several_clusters_with_neither_a_map_nor_a_default_fail_at_start()
+    {
+        var settings = Settings();
+        settings.Remove("Routing:Tenants:Map:acme");
+        settings.Remove("Routing:Tenants:Map:initech");
+        var (provider, _) = Build(settings);
+        using var _p = provider;
+        var ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<RoutingOptions>>().Value);
+        Assert.Contains(ex.Failures, f => f.Contains("neither a Map nor a DefaultCluster", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_tenant_map_without_clusters_is_reported()
+    {
+        var errors = RoutingSdk.Configuration.RoutingOptionsValidator.Collect(new RoutingOptions
+        {
+            Pools = [new RoutingPoolOptions { Name = "p", Role = PoolRole.Primary, ConnectionString = "Host=p" }],
+            Tenants = new TenantOptions { Map = { ["acme"] = "shared" } },
+        });
+        Assert.Contains(errors, e => e.StartsWith("Routing:Tenants is set but Routing:Clusters is empty", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_tenant_listed_twice_in_a_case_sensitive_map_is_reported()
+    {
+        var options = new RoutingOptions { Tenants = new TenantOptions { Map = new Dictionary<string, string>(StringComparer.Ordinal) { ["Acme"] = "a", ["acme"] = "a" } } };
+        options.Clusters["a"] = new RoutingOptions { Pools = [new RoutingPoolOptions { Name = "p", Role = PoolRole.Primary, ConnectionString = "Host=p" }] };
+        var errors = RoutingSdk.Configuration.RoutingOptionsValidator.Collect(options);
+        Assert.Contains(errors, e => e.Contains("lists tenant 'acme' twice", StringComparison.Ordinal));
+    }
+}
