@@ -52,9 +52,19 @@ internal sealed partial class EfRoutingCore(RoutingSdk.Tenants.ClusterSet cluste
         state.OpenFailed = false;
         var scope = RoutingScope.Current;
         var request = Request(state, context!);
-        var cluster = Clusters.Resolve(scope, MayWrite(request, scope));
-        var decision = cluster.Router.Decide(request, scope, state.ExcludePool);
-        Lease(state, cluster, Clusters.LeaseAsync(cluster, decision.MayHaveEffect, async: false, CancellationToken.None).GetAwaiter().GetResult());
+        Lease(state, Clusters.Resolve(scope, MayWrite(request, scope)));
+        RouteDecision decision;
+        try
+        {
+            decision = state.OpenCluster!.Router.Decide(request, scope, state.ExcludePool);
+        }
+        catch
+        {
+            state.ReleaseLease();
+            state.OpenCluster = null;
+            throw;
+        }
+
         _ = Apply(context!, state, scope, decision);
 
         // EF Core opens it synchronously after this event: never on a node already found unreachable.
@@ -73,32 +83,33 @@ internal sealed partial class EfRoutingCore(RoutingSdk.Tenants.ClusterSet cluste
         state.OpenFailed = false;
         var scope = RoutingScope.Current;
         var request = Request(state, context!);
-        var cluster = await Clusters.ResolveAsync(scope, MayWrite(request, scope), async: true, cancellationToken).ConfigureAwait(false);
-        var decision = await cluster.Router.DecideAsync(request, scope, state.ExcludePool, cancellationToken).ConfigureAwait(false);
-        Lease(state, cluster, await Clusters.LeaseAsync(cluster, decision.MayHaveEffect, async: true, cancellationToken).ConfigureAwait(false));
-        var connection = Apply(context!, state, scope, decision);
-        if (!open)
-        {
-            return; // another interceptor suppressed EF Core's open and opens it
-        }
-
+        Lease(state, await Clusters.ResolveAsync(scope, MayWrite(request, scope), async: true, cancellationToken).ConfigureAwait(false));
         try
         {
+            var decision = await state.OpenCluster!.Router.DecideAsync(request, scope, state.ExcludePool, cancellationToken).ConfigureAwait(false);
+            var connection = Apply(context!, state, scope, decision);
+            if (!open)
+            {
+                return; // another interceptor suppressed EF Core's open and opens it
+            }
+
             await NodeWatch.OpenAsync(connection, decision.Pool, cancellationToken, state).ConfigureAwait(false);
         }
         catch
         {
-            state.ReleaseLease();
+            state.ReleaseLease(); // nothing opened: the tenant's slot goes back
+            state.OpenCluster = null;
             throw;
         }
     }
 
-    private static void Lease(RoutingContextState state, RoutingSdk.Tenants.RoutingCluster cluster, RoutingSdk.Tenants.TenantLease? lease)
+    /// <summary>Records the open's cluster and the tenant's connection slot (released when the connection closes, or fails to open).</summary>
+    private static void Lease(RoutingContextState state, RoutingSdk.Tenants.ClusterSet.Resolved resolved)
     {
-        state.ReleaseLease(); // a lease left by an open that failed without a close
-        state.Lease = lease;
-        state.OpenCluster = cluster;
-        state.LastCluster = cluster;
+        state.ReleaseLease(); // a slot left by an open that failed without a close
+        state.Lease = resolved.Lease;
+        state.OpenCluster = resolved.Cluster;
+        state.LastCluster = resolved.Cluster;
     }
 
     /// <summary>
@@ -128,7 +139,7 @@ internal sealed partial class EfRoutingCore(RoutingSdk.Tenants.ClusterSet cluste
             return;
         }
 
-        var current = Clusters.Resolve(RoutingScope.Current, mayWrite: false);
+        var current = Clusters.ClusterFor(RoutingScope.Current);
         if (!ReferenceEquals(current, open))
         {
             throw new CrossClusterOperationException(

@@ -59,7 +59,7 @@ public sealed class RoutingDataSource : DbDataSource
     public NpgsqlConnection CreateConnection(out RouteDecision decision)
     {
         var scope = RoutingScope.Current;
-        var cluster = _clusters.Resolve(scope, MayWrite(scope));
+        var cluster = _clusters.ClusterFor(scope);
         decision = cluster.Router.Decide(Request(0), scope);
         return decision.Pool.DataSource.CreateConnection();
     }
@@ -97,51 +97,52 @@ public sealed class RoutingDataSource : DbDataSource
     {
         // The tenant's cluster (several clusters configured), and a connection slot of the tenant there.
         var mayWrite = MayWrite(scope);
-        var cluster = async
+        var (cluster, lease) = async
             ? await _clusters.ResolveAsync(scope, mayWrite, async: true, cancellationToken).ConfigureAwait(false)
             : _clusters.Resolve(scope, mayWrite);
         var router = cluster.Router;
         engine ??= new Retry.AttemptEngine(router, router.Logger);
-        while (true)
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            var request = Request(engine.ReadRetries);
-            var decision = async
-                ? await router.DecideAsync(request, scope, engine.Exclude, cancellationToken).ConfigureAwait(false)
-                : router.Decide(request, scope, engine.Exclude);
-            var pool = decision.Pool;
-            var lease = await _clusters.LeaseAsync(cluster, decision.MayHaveEffect, async, cancellationToken).ConfigureAwait(false);
-            var connection = pool.DataSource.CreateConnection();
-            try
+            while (true)
             {
-                if (async)
+                cancellationToken.ThrowIfCancellationRequested();
+                var request = Request(engine.ReadRetries);
+                var decision = async
+                    ? await router.DecideAsync(request, scope, engine.Exclude, cancellationToken).ConfigureAwait(false)
+                    : router.Decide(request, scope, engine.Exclude);
+                var pool = decision.Pool;
+                var connection = pool.DataSource.CreateConnection();
+                try
                 {
-                    await NodeWatch.OpenAsync(connection, pool, cancellationToken).ConfigureAwait(false);
-                }
-                else
-                {
-                    NodeWatch.ThrowIfLost(pool);
-                    connection.Open(); // bounded by the connection string's Timeout
-                }
+                    if (async)
+                    {
+                        await NodeWatch.OpenAsync(connection, pool, cancellationToken).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        NodeWatch.ThrowIfLost(pool);
+                        connection.Open(); // bounded by the connection string's Timeout
+                    }
 
-                return (connection, decision, Watch(connection, pool, lease), engine);
-            }
-            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
-            {
-                lease?.Release();
-                await NodeWatch.DisposeUnlessOpeningAsync(connection).ConfigureAwait(false);
-
-                var failed = new Retry.FailedAttempt { Pool = pool, Error = ex, NothingSent = true, InTransaction = request.InTransaction };
-                if (!await engine.RunAgainAsync(failed, async, cancellationToken).ConfigureAwait(false))
+                    return (connection, decision, Watch(connection, pool, lease), engine);
+                }
+                catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
                 {
-                    throw;
+                    await NodeWatch.DisposeUnlessOpeningAsync(connection).ConfigureAwait(false);
+
+                    var failed = new Retry.FailedAttempt { Pool = pool, Error = ex, NothingSent = true, InTransaction = request.InTransaction };
+                    if (!await engine.RunAgainAsync(failed, async, cancellationToken).ConfigureAwait(false))
+                    {
+                        throw;
+                    }
                 }
             }
-            catch
-            {
-                lease?.Release(); // cancelled: the connection never opened
-                throw;
-            }
+        }
+        catch
+        {
+            lease?.Release(); // nothing opened: the tenant's slot goes back
+            throw;
         }
     }
 

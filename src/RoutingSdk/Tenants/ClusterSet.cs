@@ -93,21 +93,37 @@ internal sealed partial class ClusterSet : IHostedService, IDisposable
     /// (<see cref="TenantNotResolvedException"/>), when the operation or transaction belongs to another cluster
     /// (<see cref="CrossClusterOperationException"/>), or when a freeze outlasts the wait (<see cref="TenantFrozenException"/>).
     /// </summary>
-    public ValueTask<RoutingCluster> ResolveAsync(RoutingScope? scope, bool mayWrite, bool async, CancellationToken cancellationToken) =>
-        _single is { } single ? new(single) : ResolveMultiAsync(scope, mayWrite, async, cancellationToken);
+    /// <remarks>
+    /// Within a tenant scope it also takes the tenant's connection slot on that cluster (<see cref="Resolved.Lease"/>):
+    /// release it when the connection closes, or at once if none opens. A write's slot is taken before the freeze is
+    /// checked, so a freeze either sees the write running (and waits for it) or the write sees the freeze (and waits).
+    /// </remarks>
+    public ValueTask<Resolved> ResolveAsync(RoutingScope? scope, bool mayWrite, bool async, CancellationToken cancellationToken) =>
+        _single is { } single ? new(new Resolved(single, null)) : ResolveMultiAsync(scope, mayWrite, async, cancellationToken);
 
     /// <summary>Synchronous form of <see cref="ResolveAsync"/>.</summary>
-    public RoutingCluster Resolve(RoutingScope? scope, bool mayWrite)
+    public Resolved Resolve(RoutingScope? scope, bool mayWrite)
     {
         if (_single is { } single)
         {
-            return single;
+            return new Resolved(single, null);
         }
 
         var pending = ResolveMultiAsync(scope, mayWrite, async: false, CancellationToken.None);
         System.Diagnostics.Debug.Assert(pending.IsCompleted, "the synchronous path never awaits");
         return pending.GetAwaiter().GetResult();
     }
+
+    /// <summary>The cluster of a statement, without taking a connection slot (nothing will be opened through RoutingSdk).</summary>
+    public RoutingCluster ClusterFor(RoutingScope? scope)
+    {
+        var resolved = Resolve(scope, mayWrite: false);
+        resolved.Lease?.Release();
+        return resolved.Cluster;
+    }
+
+    /// <summary>A statement's cluster and, within a tenant scope, the tenant's connection slot there.</summary>
+    internal readonly record struct Resolved(RoutingCluster Cluster, TenantLease? Lease);
 
     /// <summary>The cluster whose settings apply where no statement is being routed yet (the current tenant's if it has one, else the fallback).</summary>
     public RoutingCluster ForSettings()
@@ -121,29 +137,10 @@ internal sealed partial class ClusterSet : IHostedService, IDisposable
         return TenantScope.CurrentTenant is { } tenant && snapshot.Map.TryGetValue(tenant, out var mapped) ? mapped : snapshot.Default ?? snapshot.Fallback!;
     }
 
-    /// <summary>
-    /// A connection slot of the current tenant on <paramref name="cluster"/> (several clusters configured; none
-    /// otherwise, or outside a tenant scope): counts the tenant's load, and waits, bounded, under
-    /// <see cref="TenantOptions.MaxConnectionsPerTenant"/>.
-    /// </summary>
-    public ValueTask<TenantLease?> LeaseAsync(RoutingCluster cluster, bool mayWrite, bool async, CancellationToken cancellationToken)
-    {
-        if (_single is not null || TenantScope.CurrentTenant is not { } tenant)
-        {
-            return new((TenantLease?)null);
-        }
-
-        var options = _snapshot.Options;
-        var pending = cluster.Slots(tenant).AcquireAsync(options.MaxConnectionsPerTenant, options.LimitWaitTimeout, mayWrite, async, cancellationToken);
-        return pending.IsCompletedSuccessfully ? new(pending.Result) : Await(pending);
-
-        static async ValueTask<TenantLease?> Await(ValueTask<TenantLease> pending) => await pending.ConfigureAwait(false);
-    }
-
     /// <summary>The current tenant's cluster by the map and default only (no operation or transaction binding, no freeze).</summary>
     public RoutingCluster ForSettingsStrict() => _single ?? Lookup(_snapshot, TenantScope.CurrentTenant);
 
-    private async ValueTask<RoutingCluster> ResolveMultiAsync(RoutingScope? scope, bool mayWrite, bool async, CancellationToken cancellationToken)
+    private async ValueTask<Resolved> ResolveMultiAsync(RoutingScope? scope, bool mayWrite, bool async, CancellationToken cancellationToken)
     {
         long deadline = 0;
         while (true)
@@ -192,10 +189,19 @@ internal sealed partial class ClusterSet : IHostedService, IDisposable
                 }
             }
 
-            if (!mayWrite || tenant is null || !IsFrozen(snapshot, tenant))
+            if (tenant is null)
             {
-                return cluster;
+                return new Resolved(cluster, null);
             }
+
+            var options = snapshot.Options;
+            var lease = await cluster.Slots(tenant).AcquireAsync(options.MaxConnectionsPerTenant, options.LimitWaitTimeout, mayWrite, async, cancellationToken).ConfigureAwait(false);
+            if (!mayWrite || !IsFrozen(_snapshot, tenant))
+            {
+                return new Resolved(cluster, lease);
+            }
+
+            lease.Release();
 
             // A frozen tenant's write waits for the move to finish (the map may point elsewhere then: resolved again).
             deadline = deadline == 0 ? Environment.TickCount64 + (long)snapshot.Options.FreezeWaitTimeout.TotalMilliseconds : deadline;

@@ -40,7 +40,7 @@ public sealed class ClusterSetTests
     }
 
     private static string PrimaryHost(ClusterSet set, RoutingScope? scope = null, bool write = true) =>
-        new Npgsql.NpgsqlConnectionStringBuilder(set.Resolve(scope, write).Router.Decide(RouteRequest.Write, scope).Pool.ConnectionString).Host!;
+        new Npgsql.NpgsqlConnectionStringBuilder(set.ClusterFor(scope).Router.Decide(RouteRequest.Write, scope).Pool.ConnectionString).Host!;
 
     [Fact]
     public void Each_tenant_resolves_to_its_own_cluster_with_its_own_router()
@@ -92,7 +92,7 @@ public sealed class ClusterSetTests
             Assert.Equal("b-primary", PrimaryHost(set));
         }
 
-        Assert.Same(set.Resolve(null, false), set.Fallback);
+        Assert.Same(set.ClusterFor(null), set.Fallback);
     }
 
     [Fact]
@@ -129,7 +129,7 @@ public sealed class ClusterSetTests
         using (TenantScope.Begin("acme"))
         using (var operation = RoutingScope.Begin(RouteKind.ReadReplica, "Report"))
         {
-            Assert.Equal("shared", set.Resolve(operation, mayWrite: false).Name);
+            Assert.Equal("shared", set.Resolve(operation, mayWrite: false).Cluster.Name);
             using (TenantScope.Begin("initech"))
             {
                 var crossed = Assert.Throws<CrossClusterOperationException>(() => set.Resolve(operation, mayWrite: false));
@@ -139,10 +139,10 @@ public sealed class ClusterSetTests
 
             configuration["Routing:Tenants:Map:acme"] = "dedicated";
             configuration.Reload();
-            Assert.Equal("shared", set.Resolve(operation, mayWrite: false).Name); // finishes its reads where it began
+            Assert.Equal("shared", set.Resolve(operation, mayWrite: false).Cluster.Name); // finishes its reads where it began
             var write = Assert.Throws<CrossClusterOperationException>(() => set.Resolve(operation, mayWrite: true));
             Assert.Contains("was moved", write.Message);
-            Assert.Equal("dedicated", set.Resolve(null, mayWrite: true).Name); // a new operation goes to the new cluster
+            Assert.Equal("dedicated", set.Resolve(null, mayWrite: true).Cluster.Name); // a new operation goes to the new cluster
         }
     }
 
@@ -155,7 +155,7 @@ public sealed class ClusterSetTests
         var tenants = provider.GetRequiredService<RoutingTenants>();
         using var tenant = TenantScope.Begin("acme");
         var freeze = await tenants.FreezeWritesAsync("acme", TimeSpan.FromSeconds(5));
-        Assert.Equal("shared", set.Resolve(null, mayWrite: false).Name); // reads continue
+        Assert.Equal("shared", set.Resolve(null, mayWrite: false).Cluster.Name); // reads continue
         var write = set.ResolveAsync(null, mayWrite: true, async: true, CancellationToken.None).AsTask();
         await Task.Delay(50);
         Assert.False(write.IsCompleted);
@@ -163,7 +163,7 @@ public sealed class ClusterSetTests
         configuration.Reload();
         Assert.False(write.IsCompleted); // a map change alone does not release a frozen write
         freeze.Dispose();
-        Assert.Equal("dedicated", (await write.WaitAsync(TimeSpan.FromSeconds(10))).Name);
+        Assert.Equal("dedicated", (await write.WaitAsync(TimeSpan.FromSeconds(10))).Cluster.Name);
     }
 
     [Fact]
@@ -177,7 +177,7 @@ public sealed class ClusterSetTests
         Assert.Equal("acme", frozen.Tenant);
         Assert.Contains("FreezeWaitTimeout", frozen.Message);
         Assert.Throws<TenantFrozenException>(() => set.Resolve(null, mayWrite: true));
-        Assert.Equal("shared", set.Resolve(null, mayWrite: false).Name);
+        Assert.Equal("shared", set.Resolve(null, mayWrite: false).Cluster.Name);
     }
 
     [Fact]
@@ -190,14 +190,16 @@ public sealed class ClusterSetTests
         TenantLease? running;
         using (TenantScope.Begin("acme"))
         {
-            running = await set.LeaseAsync(set.Resolve(null, true), mayWrite: true, async: true, CancellationToken.None);
+            running = (await set.ResolveAsync(null, mayWrite: true, async: true, CancellationToken.None)).Lease;
         }
 
         var timedOut = await Assert.ThrowsAsync<TimeoutException>(() => tenants.FreezeWritesAsync("acme", TimeSpan.FromMilliseconds(100)));
         Assert.Contains("1 connection(s) that may write", timedOut.Message);
         using (TenantScope.Begin("acme"))
         {
-            Assert.Equal("shared", set.Resolve(null, mayWrite: true).Name); // the failed freeze was lifted
+            var write = set.Resolve(null, mayWrite: true); // the failed freeze was lifted
+            Assert.Equal("shared", write.Cluster.Name);
+            write.Lease!.Release();
         }
 
         var freezing = tenants.FreezeWritesAsync("acme", TimeSpan.FromSeconds(10));
@@ -210,23 +212,23 @@ public sealed class ClusterSetTests
     [Fact]
     public async Task The_connection_limit_holds_per_tenant_and_hands_a_returned_slot_to_the_next_waiter()
     {
-        var (provider, _) = Build(Settings(new() { ["Routing:Tenants:MaxConnectionsPerTenant"] = "1", ["Routing:Tenants:LimitWaitTimeout"] = "00:00:10" }));
+        var (provider, _) = Build(Settings(new() { ["Routing:Tenants:MaxConnectionsPerTenant"] = "1", ["Routing:Tenants:LimitWaitTimeout"] = "00:00:10", ["Routing:Tenants:Map:globex"] = "shared" }));
         using var _p = provider;
         var set = provider.GetRequiredService<ClusterSet>();
         var shared = set.Clusters.Single(c => c.Name == "shared");
         using var tenant = TenantScope.Begin("acme");
-        var first = await set.LeaseAsync(shared, false, true, CancellationToken.None);
-        var second = set.LeaseAsync(shared, false, true, CancellationToken.None).AsTask();
+        var first = (await set.ResolveAsync(null, false, true, CancellationToken.None)).Lease;
+        var second = set.ResolveAsync(null, false, true, CancellationToken.None).AsTask();
         using (TenantScope.Begin("globex"))
         {
-            var neighbour = await set.LeaseAsync(shared, false, true, CancellationToken.None); // another tenant is not held up
+            var neighbour = (await set.ResolveAsync(null, false, true, CancellationToken.None)).Lease; // another tenant is not held up
             neighbour!.Release();
         }
 
         Assert.False(second.IsCompleted);
         first!.Release();
         first.Release(); // once only
-        var handed = await second.WaitAsync(TimeSpan.FromSeconds(10));
+        var handed = (await second.WaitAsync(TimeSpan.FromSeconds(10))).Lease;
         Assert.Equal(1, shared.Slots("acme").Open);
         handed!.Release();
         Assert.Equal(0, shared.Slots("acme").Open);
@@ -240,12 +242,12 @@ public sealed class ClusterSetTests
         var set = provider.GetRequiredService<ClusterSet>();
         var shared = set.Clusters.Single(c => c.Name == "shared");
         using var tenant = TenantScope.Begin("acme");
-        var first = await set.LeaseAsync(shared, false, true, CancellationToken.None);
-        var refused = await Assert.ThrowsAsync<TenantLimitExceededException>(() => set.LeaseAsync(shared, false, true, CancellationToken.None).AsTask());
+        var first = (await set.ResolveAsync(null, false, true, CancellationToken.None)).Lease;
+        var refused = await Assert.ThrowsAsync<TenantLimitExceededException>(() => set.ResolveAsync(null, false, true, CancellationToken.None).AsTask());
         Assert.Equal("shared", refused.Cluster);
-        Assert.Throws<TenantLimitExceededException>(() => set.LeaseAsync(shared, false, false, CancellationToken.None).GetAwaiter().GetResult());
+        Assert.Throws<TenantLimitExceededException>(() => set.ResolveAsync(null, false, false, CancellationToken.None).GetAwaiter().GetResult());
         using var cancel = new CancellationTokenSource();
-        var cancelled = set.LeaseAsync(shared, false, true, cancel.Token).AsTask();
+        var cancelled = set.ResolveAsync(null, false, true, cancel.Token).AsTask();
         cancel.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled);
         first!.Release();
@@ -265,10 +267,10 @@ public sealed class ClusterSetTests
         using var _p = provider;
         var set = provider.GetRequiredService<ClusterSet>();
         Assert.False(set.IsMulti);
-        Assert.Same(provider.GetRequiredService<QueryRouter>(), set.Resolve(null, true).Router);
+        Assert.Same(provider.GetRequiredService<QueryRouter>(), set.ClusterFor(null).Router);
         using (TenantScope.Begin("anyone"))
         {
-            Assert.Same(provider.GetRequiredService<QueryRouter>(), set.Resolve(null, true).Router);
+            Assert.Same(provider.GetRequiredService<QueryRouter>(), set.ClusterFor(null).Router);
         }
 
         Assert.Throws<InvalidOperationException>(() => provider.GetRequiredService<RoutingTenants>().ClusterOf("anyone"));
