@@ -84,6 +84,9 @@ internal sealed class RoutingMetrics : IDisposable
         }));
     }
 
+    /// <summary>Adds a <c>tenant</c> tag to decisions (Tenants.TagMetricsWithTenant); the cluster is the meter's own tag.</summary>
+    public bool TagTenant { get; set; }
+
     public void Record(in RouteDecision decision)
     {
         if (!Decisions.Enabled)
@@ -98,6 +101,11 @@ internal sealed class RoutingMetrics : IDisposable
             { "route", Name(decision.Route) },
             { "category", Name(decision.Category) },
         };
+        if (TagTenant)
+        {
+            tags.Add("tenant", TenantScope.CurrentTenant);
+        }
+
         Decisions.Add(1, tags);
         if (decision.Reason is RouteDecisionReason.LagAboveLimit or RouteDecisionReason.LagUnknown or RouteDecisionReason.AsyncReplicasUnavailable or RouteDecisionReason.ReplicasUnavailable)
         {

@@ -35,6 +35,9 @@ internal sealed class PoolDataSources : IDisposable, IAsyncDisposable
     private readonly IServiceProvider? _services;
     private int _disposed;
 
+    /// <summary>The cluster these data sources belong to (several clusters configured); <see langword="null"/> otherwise.</summary>
+    public string? ClusterName { get; init; }
+
     public PoolDataSources(IEnumerable<DataSourceConfiguration>? configurations = null, IServiceProvider? services = null)
     {
         _configurations = configurations?.ToArray() ?? [];

@@ -48,6 +48,9 @@ internal sealed class RoutingPool
     public PoolHealth Health { get; }
 
     /// <summary>The pool's one data source, shared by every component (created on first use).</summary>
+    /// <summary>The cluster of the pool (several clusters configured); <see langword="null"/> otherwise.</summary>
+    public string? Cluster => _dataSources?.ClusterName;
+
     public NpgsqlDataSource DataSource => _dataSource ??= (_dataSources ?? throw new InvalidOperationException($"Pool '{Name}' was built without data sources."))
         .For(Name, ConnectionString);
 

@@ -45,6 +45,9 @@ public readonly struct RouteDecision
     /// <summary>The chosen pool's name.</summary>
     public string PoolName => _pool?.Name ?? "";
 
+    /// <summary>The chosen pool's cluster (a key of <see cref="RoutingOptions.Clusters"/>); <see langword="null"/> with one cluster configured.</summary>
+    public string? ClusterName => _pool?.Cluster;
+
     /// <summary>The chosen pool's role.</summary>
     public PoolRole PoolRole => _pool?.Role ?? PoolRole.Primary;
 

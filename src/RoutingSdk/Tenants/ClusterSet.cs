@@ -360,6 +360,11 @@ internal sealed partial class ClusterSet : IHostedService, IDisposable
             ClusterRemoved(_logger, name); // still running; nothing maps to it (validated)
         }
 
+        foreach (var cluster in clusters.Values)
+        {
+            cluster.Router.Metrics.TagTenant = options.Tenants.TagMetricsWithTenant;
+        }
+
         var map = options.Tenants.Map.ToFrozenDictionary(e => e.Key, e => clusters[e.Value], StringComparer.OrdinalIgnoreCase);
         var fallback = options.Tenants.DefaultCluster is { } d ? clusters[d] : null;
         return new Snapshot(
@@ -374,7 +379,7 @@ internal sealed partial class ClusterSet : IHostedService, IDisposable
         var services = _services!;
         var root = services.GetRequiredService<IOptionsMonitor<RoutingOptions>>();
         var registry = new PoolHealthRegistry();
-        var dataSources = new PoolDataSources(services.GetServices<DataSourceConfiguration>(), services);
+        var dataSources = new PoolDataSources(services.GetServices<DataSourceConfiguration>(), services) { ClusterName = name };
         var router = new QueryRouter(
             new ClusterOptionsMonitor(root, name), registry, dataSources, services.GetRequiredService<ILogger<QueryRouter>>(),
             services.GetServices<IRouteDecisionObserver>(), [], sections, services, services.GetService<System.Diagnostics.Metrics.IMeterFactory>(), name);

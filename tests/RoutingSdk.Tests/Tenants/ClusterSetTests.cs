@@ -329,4 +329,56 @@ public sealed class ClusterSetTests
         var errors = RoutingSdk.Configuration.RoutingOptionsValidator.Collect(options);
         Assert.Contains(errors, e => e.Contains("lists tenant 'acme' twice", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void Decisions_carry_their_cluster_and_metrics_are_tagged_by_cluster_and_only_by_tenant_when_asked()
+    {
+        var (provider, configuration) = Build(Settings());
+        using var _p = provider;
+        var set = provider.GetRequiredService<ClusterSet>();
+        var seen = new List<(string? Cluster, string? Tenant)>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Name == "routing.decisions")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, _, tags, _) =>
+        {
+            string? tenant = null;
+            foreach (var tag in tags)
+            {
+                tenant = tag.Key == "tenant" ? tag.Value as string : tenant;
+            }
+
+            var cluster = instrument.Meter.Tags?.FirstOrDefault(t => t.Key == "routing.cluster").Value as string;
+            lock (seen)
+            {
+                seen.Add((cluster, tenant));
+            }
+        });
+        listener.Start();
+
+        using (TenantScope.Begin("initech"))
+        {
+            var decision = set.ClusterFor(null).Router.Decide(RouteRequest.Write, null);
+            Assert.Equal("dedicated", decision.ClusterName);
+        }
+
+        configuration["Routing:Tenants:TagMetricsWithTenant"] = "true";
+        configuration.Reload();
+        using (TenantScope.Begin("acme"))
+        {
+            Assert.Equal("shared", set.ClusterFor(null).Router.Decide(RouteRequest.Write, null).ClusterName);
+        }
+
+        lock (seen)
+        {
+            Assert.Contains(("dedicated", (string?)null), seen);
+            Assert.Contains(("shared", "acme"), seen);
+            Assert.DoesNotContain(seen, s => s.Tenant == "initech");
+        }
+    }
 }
