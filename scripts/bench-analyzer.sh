@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # How much RoutingSdk's analyzer adds to compile time: a generated 300-file project of routed services with EF Core
 # code, built with and without the analyzer (no-incremental, several runs, medians), plus MSBuild's own per-analyzer report.
+# BENCH_ANALYZER_TENANTS=1 adds a BackgroundService per file with database work inside and outside a TenantScope, so
+# QR0011 runs its whole path (and reports once per file) instead of stopping at "no database work in background code".
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 runs=${BENCH_ANALYZER_RUNS:-5}
 files=${BENCH_ANALYZER_FILES:-300}
+tenants=${BENCH_ANALYZER_TENANTS:-0}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -12,6 +15,10 @@ dotnet build "$repo/src/RoutingSdk/RoutingSdk.csproj" -c Release -nologo -v q -c
 sdk_dll="$repo/src/RoutingSdk/bin/Release/net10.0/RoutingSdk.dll"
 analyzer_dll="$repo/analyzers/RoutingSdk.Analyzers/bin/Release/netstandard2.0/RoutingSdk.Analyzers.dll"
 
+hosting=""
+if [[ "$tenants" == 1 ]]; then
+  hosting='<PackageReference Include="Microsoft.Extensions.Hosting.Abstractions" Version="10.0.14" />'
+fi
 cat >"$work/Gen.csproj" <<XML
 <Project Sdk="Microsoft.NET.Sdk">
   <PropertyGroup>
@@ -23,6 +30,7 @@ cat >"$work/Gen.csproj" <<XML
   <ItemGroup>
     <PackageReference Include="Microsoft.EntityFrameworkCore.Relational" Version="10.0.14" />
     <Reference Include="RoutingSdk" HintPath="$sdk_dll" />
+    $hosting
   </ItemGroup>
   <ItemGroup Condition="'\$(WithRoutingAnalyzer)' == 'true'">
     <Analyzer Include="$analyzer_dll" />
@@ -55,6 +63,18 @@ public class Form$i(Db db, IReport$i report) : IForm$i
     [AsyncReplica(MaxLagMilliseconds = 1000)] public virtual List<Item> Print() => db.Items.Take($i).ToList();
 }
 CS
+  if [[ "$tenants" == 1 ]]; then
+    cat >>"$work/Service$i.cs" <<CS
+public class Job$i(Db db) : Microsoft.Extensions.Hosting.BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using (TenantScope.Begin("t$i")) { await db.Items.Where(x => x.Id > $i).CountAsync(stoppingToken); await db.SaveChangesAsync(stoppingToken); }
+        await Task.Run(() => db.Items.Count(), stoppingToken);
+    }
+}
+CS
+  fi
 done
 
 cd "$work"
@@ -74,11 +94,11 @@ for _ in $(seq 1 "$runs"); do
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 m_without=$(median "${without[@]}"); m_with=$(median "${with[@]}")
-echo "Analyzer compile-time benchmark: $files generated files, $runs no-incremental builds each"
+echo "Analyzer compile-time benchmark: $files generated files$([[ "$tenants" == 1 ]] && echo " with a tenant-scoped BackgroundService each"), $runs no-incremental builds each"
 echo "  without the analyzer: median ${m_without} ms (runs: ${without[*]})"
 echo "  with the analyzer:    median ${m_with} ms (runs: ${with[*]})"
 awk -v a="$m_without" -v b="$m_with" 'BEGIN { printf "  build time ratio: %.3f (%+.1f%%)\n", b / a, 100 * (b - a) / a }'
 dotnet build --no-restore --no-incremental -nologo -v d -p:WithRoutingAnalyzer=true -p:ReportAnalyzer=true >"$work/report.log" 2>&1
 echo "  MSBuild analyzer report (ReportAnalyzer=true):"
 # The per-analyzer table MSBuild prints with ReportAnalyzer (not the csc command line, which also names the DLL).
-grep -vE "csc |/analyzer:" "$work/report.log" | grep -E "Total analyzer execution time|Total generator execution time|RoutingSdk\.Analyzers|Microsoft\.CodeAnalysis\.(CSharp\.)?NetAnalyzers, " | sed 's/^ */    /' | head -12
+grep -vE "csc |/analyzer:" "$work/report.log" | grep -E "Total analyzer execution time|Total generator execution time|RoutingSdk\.Analyzers|Microsoft\.CodeAnalysis\.(CSharp\.)?NetAnalyzers, " | sed 's/^ */    /' | head -16

@@ -83,5 +83,12 @@ namespace RoutingSdk.Analyzers
             "'{0}' runs SQL with {1} inside '{2}', which is routed to {3}; a read-only replica refuses it (SQLSTATE 25006). Add .OnPrimary() to the query, or route the method [MasterOnly].",
             DiagnosticSeverity.Warning,
             "nextval()/setval() and SELECT ... FOR UPDATE/SHARE look like reads but write or lock: they need the primary.");
+
+        /// <summary>QR0011: database work in background code (a hosted service, the work it starts) without a tenant scope.</summary>
+        public static readonly DiagnosticDescriptor DatabaseWorkWithoutTenantScope = Rule(
+            "QR0011", "Database work in background code without a tenant scope",
+            "'{0}' runs in background code ({1}) without a tenant scope: with several clusters its statements have no tenant and fail. Wrap the work in using (TenantScope.Begin(tenant)) {{ ... }}, once per tenant.",
+            DiagnosticSeverity.Warning,
+            "With several clusters every statement goes to its tenant's cluster; hosted services run outside any request, so they have no tenant unless they begin a TenantScope.");
     }
 }

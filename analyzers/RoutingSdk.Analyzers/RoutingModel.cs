@@ -38,6 +38,15 @@ namespace RoutingSdk.Analyzers
             ValueTask = compilation.GetTypeByMetadataName("System.Threading.Tasks.ValueTask");
             ValueTaskOfT = compilation.GetTypeByMetadataName("System.Threading.Tasks.ValueTask`1");
             ThreadPool = compilation.GetTypeByMetadataName("System.Threading.ThreadPool");
+            TaskFactory = compilation.GetTypeByMetadataName("System.Threading.Tasks.TaskFactory");
+            TaskFactoryOfT = compilation.GetTypeByMetadataName("System.Threading.Tasks.TaskFactory`1");
+            Parallel = compilation.GetTypeByMetadataName("System.Threading.Tasks.Parallel");
+            Timer = compilation.GetTypeByMetadataName("System.Threading.Timer");
+            TenantScope = compilation.GetTypeByMetadataName("RoutingSdk.TenantScope");
+            RoutingDataSource = compilation.GetTypeByMetadataName("RoutingSdk.RoutingDataSource");
+            BackgroundService = compilation.GetTypeByMetadataName("Microsoft.Extensions.Hosting.BackgroundService");
+            HostedService = compilation.GetTypeByMetadataName("Microsoft.Extensions.Hosting.IHostedService");
+            HostedLifecycleService = compilation.GetTypeByMetadataName("Microsoft.Extensions.Hosting.IHostedLifecycleService");
         }
 
         public INamedTypeSymbol ReadReplica { get; }
@@ -65,6 +74,27 @@ namespace RoutingSdk.Analyzers
         public INamedTypeSymbol? ValueTaskOfT { get; }
 
         public INamedTypeSymbol? ThreadPool { get; }
+
+        public INamedTypeSymbol? TaskFactory { get; }
+
+        public INamedTypeSymbol? TaskFactoryOfT { get; }
+
+        public INamedTypeSymbol? Parallel { get; }
+
+        /// <summary>System.Threading.Timer.</summary>
+        public INamedTypeSymbol? Timer { get; }
+
+        /// <summary>RoutingSdk's ambient tenant (multi-cluster routing); null with a RoutingSdk that predates tenants.</summary>
+        public INamedTypeSymbol? TenantScope { get; }
+
+        public INamedTypeSymbol? RoutingDataSource { get; }
+
+        /// <summary>Microsoft.Extensions.Hosting's BackgroundService, when the compilation references hosting.</summary>
+        public INamedTypeSymbol? BackgroundService { get; }
+
+        public INamedTypeSymbol? HostedService { get; }
+
+        public INamedTypeSymbol? HostedLifecycleService { get; }
 
         /// <summary>Null when the compilation does not reference RoutingSdk: nothing to analyze.</summary>
         public static RoutingModel? Create(Compilation compilation)

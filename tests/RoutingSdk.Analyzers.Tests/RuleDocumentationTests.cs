@@ -15,9 +15,9 @@ public sealed class RuleDocumentationTests
             .Where(f => f.FieldType == typeof(DiagnosticDescriptor)).Select(f => (DiagnosticDescriptor)f.GetValue(null)!);
 
     [Fact]
-    public void Every_rule_from_QR0001_to_QR0010_has_one_descriptor_and_one_analyzer()
+    public void Every_rule_from_QR0001_to_QR0011_has_one_descriptor_and_one_analyzer()
     {
-        Assert.Equal(Enumerable.Range(1, 10).Select(i => $"QR{i:0000}"), Descriptors().Select(d => d.Id).Order());
+        Assert.Equal(Enumerable.Range(1, 11).Select(i => $"QR{i:0000}"), Descriptors().Select(d => d.Id).Order());
         var analyzers = typeof(DiagnosticDescriptors).Assembly.GetTypes()
             .Where(t => typeof(DiagnosticAnalyzer).IsAssignableFrom(t) && !t.IsAbstract)
             .Select(t => (DiagnosticAnalyzer)Activator.CreateInstance(t)!).ToList();

@@ -16,7 +16,7 @@ public sealed class SampleMistakesTests
     [Fact]
     public void There_is_one_mistake_per_rule()
     {
-        Assert.Equal(Enumerable.Range(1, 10).Select(i => $"QR{i:0000}"), FileNames().Select(f => f[..6]));
+        Assert.Equal(Enumerable.Range(1, 11).Select(i => $"QR{i:0000}"), FileNames().Select(f => f[..6]));
     }
 
     [Theory]
