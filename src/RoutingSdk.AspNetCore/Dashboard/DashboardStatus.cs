@@ -9,8 +9,13 @@ internal static class DashboardStatus
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = false };
 
-    public static string Build(QueryRouter router, RoutingActivityCollector collector, bool switchesEnabled)
+    public static string Build(QueryRouter router, RoutingActivityCollector collector, bool switchesEnabled) =>
+        Build(new RoutingSdk.Tenants.RoutingCluster(null, router, () => null, owned: false), new RoutingSdk.Tenants.ClusterSet(router), collector, switchesEnabled);
+
+    /// <summary>The status of one cluster, with the list of clusters (several configured) and its busiest tenants.</summary>
+    public static string Build(RoutingSdk.Tenants.RoutingCluster cluster, RoutingSdk.Tenants.ClusterSet clusters, RoutingActivityCollector collector, bool switchesEnabled)
     {
+        var router = cluster.Router;
         var topology = router.Topology;
         var (history, events, lag, reads, offPrimary, writes) = collector.Snapshot();
         var recent = history.TakeLast(10).ToArray();
@@ -31,6 +36,20 @@ internal static class DashboardStatus
         var status = new
         {
             generatedAt = collector.Time.GetUtcNow(),
+            cluster = cluster.Name,
+            clusters = clusters.IsMulti
+                ? clusters.Clusters.OrderBy(c => c.Name, StringComparer.OrdinalIgnoreCase).Select(c => new
+                {
+                    name = c.Name,
+                    state = c.Router.ClusterState,
+                    available = c.Router.Topology.Pools.Count(p => p.Health.IsAvailable),
+                    pools = c.Router.Topology.Pools.Count(),
+                    tenants = clusters.Map.Count(e => string.Equals(e.Value, c.Name, StringComparison.OrdinalIgnoreCase)),
+                }).ToArray()
+                : null,
+            tenants = cluster.Tenants
+                .Select(t => new { tenant = t.Tenant, open = t.Open, openWrites = t.OpenMayWrite, connections = t.Connections, rejected = t.Rejected })
+                .OrderByDescending(t => t.open).ThenByDescending(t => t.connections).Take(10).ToArray(),
             clusterState = router.ClusterState,
             defaultRoute = topology.DefaultRoute.ToString(),
             pools = topology.Pools.Select(p => new

@@ -40,12 +40,19 @@ public static class QueryRoutingDashboardEndpointRouteBuilderExtensions
         var options = new QueryRoutingDashboardOptions();
         configure?.Invoke(options);
         var services = endpoints.ServiceProvider;
-        var router = services.GetService<QueryRouter>()
+        var clusters = services.GetService<RoutingSdk.Tenants.ClusterSet>()
             ?? throw new InvalidOperationException("MapQueryRoutingDashboard needs RoutingSdk's services: call services.AddQueryRouting(...) first.");
         Validate(options, services);
+        var lifetime = services.GetService<IHostApplicationLifetime>();
 
-        var collector = Collectors.GetValue(router, r => new RoutingActivityCollector(r));
-        services.GetService<IHostApplicationLifetime>()?.ApplicationStopped.Register(collector.Dispose);
+        // One collector per cluster, made when the page first shows that cluster (several clusters: ?cluster=name).
+        RoutingActivityCollector CollectorFor(QueryRouter router) => Collectors.GetValue(router, r =>
+        {
+            var made = new RoutingActivityCollector(r);
+            lifetime?.ApplicationStopped.Register(made.Dispose);
+            return made;
+        });
+        _ = CollectorFor(clusters.Fallback.Router);
 
         // Never AllowAnonymous() on the group: ASP.NET Core skips authorization for any endpoint carrying
         // IAllowAnonymous, so it would open the switches too. Only the two read-only endpoints get it.
@@ -73,7 +80,12 @@ public static class QueryRoutingDashboardEndpointRouteBuilderExtensions
         var status = group.MapGet("/status", (HttpContext context) =>
         {
             Secure(context.Response);
-            return Results.Text(DashboardStatus.Build(router, collector, switchesMapped), "application/json");
+            if (ClusterOf(context, clusters) is not { } cluster)
+            {
+                return UnknownCluster(context, clusters);
+            }
+
+            return Results.Text(DashboardStatus.Build(cluster, clusters, CollectorFor(cluster.Router), switchesMapped), "application/json");
         });
 
         if (options.ViewPolicy is null)
@@ -84,11 +96,27 @@ public static class QueryRoutingDashboardEndpointRouteBuilderExtensions
 
         if (switchesMapped)
         {
-            group.MapPost("/switches", (Delegate)((HttpContext context) => SwitchAsync(context, router, collector, options))).RequireAuthorization(options.SwitchPolicy!);
+            group.MapPost("/switches", (Delegate)((HttpContext context) => ClusterOf(context, clusters) is { } cluster
+                ? SwitchAsync(context, cluster, clusters, CollectorFor(cluster.Router), options)
+                : Task.FromResult(UnknownCluster(context, clusters)))).RequireAuthorization(options.SwitchPolicy!);
         }
 
         return group;
     }
+
+    /// <summary>The cluster the request shows (<c>?cluster=name</c>; without it, the default or first cluster), or <see langword="null"/> for an unknown name.</summary>
+    private static RoutingSdk.Tenants.RoutingCluster? ClusterOf(HttpContext context, RoutingSdk.Tenants.ClusterSet clusters)
+    {
+        var name = context.Request.Query["cluster"].ToString();
+        return string.IsNullOrEmpty(name) ? clusters.Fallback : clusters.Clusters.FirstOrDefault(c => string.Equals(c.Name, name, StringComparison.OrdinalIgnoreCase));
+    }
+
+    private static IResult UnknownCluster(HttpContext context, RoutingSdk.Tenants.ClusterSet clusters) =>
+        Results.Problem(
+            clusters.IsMulti
+                ? $"There is no cluster '{context.Request.Query["cluster"]}'. Use one of: {string.Join(", ", clusters.Clusters.Select(c => c.Name).Order(StringComparer.OrdinalIgnoreCase))}."
+                : "One cluster is configured: leave out ?cluster=.",
+            statusCode: StatusCodes.Status404NotFound);
 
     private static void Validate(QueryRoutingDashboardOptions options, IServiceProvider services)
     {
@@ -131,8 +159,10 @@ public static class QueryRoutingDashboardEndpointRouteBuilderExtensions
 
     private sealed record SwitchRequest(string? Category, string? Scenario, bool ToPrimary);
 
-    private static async Task<IResult> SwitchAsync(HttpContext context, QueryRouter router, RoutingActivityCollector collector, QueryRoutingDashboardOptions options)
+    private static async Task<IResult> SwitchAsync(
+        HttpContext context, RoutingSdk.Tenants.RoutingCluster cluster, RoutingSdk.Tenants.ClusterSet clusters, RoutingActivityCollector collector, QueryRoutingDashboardOptions options)
     {
+        var router = cluster.Router;
         // Checked here as well as by the endpoint's metadata: a convention added to the returned group later (an
         // AllowAnonymous() meant for the page) must not open the switches.
         var authorization = context.RequestServices.GetRequiredService<IAuthorizationService>();
@@ -191,9 +221,9 @@ public static class QueryRoutingDashboardEndpointRouteBuilderExtensions
 
         if (options.SwitchChanged is { } changed)
         {
-            await changed(new RoutingSwitchChange(category, category is null ? request.Scenario : null, request.ToPrimary, context.User.Identity?.Name), context.RequestAborted);
+            await changed(new RoutingSwitchChange(category, category is null ? request.Scenario : null, request.ToPrimary, context.User.Identity?.Name) { Cluster = cluster.Name }, context.RequestAborted);
         }
 
-        return Results.Text(DashboardStatus.Build(router, collector, switchesEnabled: true), "application/json");
+        return Results.Text(DashboardStatus.Build(cluster, clusters, collector, switchesEnabled: true), "application/json");
     }
 }

@@ -34,4 +34,8 @@ public sealed class QueryRoutingDashboardOptions
 /// <param name="Scenario">The scenario switched, or <see langword="null"/> for a category switch.</param>
 /// <param name="ToPrimary"><see langword="true"/>: its operations now run on the primary; <see langword="false"/>: back to what configuration says.</param>
 /// <param name="User">The name of the user who flipped it, if known.</param>
-public sealed record RoutingSwitchChange(RoutingCategory? Category, string? Scenario, bool ToPrimary, string? User);
+public sealed record RoutingSwitchChange(RoutingCategory? Category, string? Scenario, bool ToPrimary, string? User)
+{
+    /// <summary>The cluster whose switch was flipped (several clusters configured); <see langword="null"/> with one cluster.</summary>
+    public string? Cluster { get; init; }
+}

@@ -36,7 +36,7 @@ public sealed class TenantScope : IDisposable
     public TenantScope? Parent { get; }
 
     /// <summary>Starts a tenant scope for the current async flow. Dispose it (with <c>using</c>) when the request, job or message ends.</summary>
-    /// <param name="tenant">The tenant's identifier; case-sensitive, as in the tenant map.</param>
+    /// <param name="tenant">The tenant's identifier, as in the tenant map (compared case-insensitively, as configuration keys are).</param>
     /// <exception cref="ArgumentException">An empty or blank tenant.</exception>
     public static TenantScope Begin(string tenant)
     {
