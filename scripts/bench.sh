@@ -16,6 +16,9 @@
 #   alloc
 #       Bytes allocated per synchronous point read on sync1: plain EF Core, empty interceptors, RoutingSdk with the
 #       defaults, with read retry off and with ReadRetry.BufferResults on.
+#   tenants [--rounds 3] [--slice 6] [--noisy 32] [--limit 4]
+#       A noisy tenant on a shared cluster: two quiet tenants' report reads alone, with a noisy tenant's many long reads,
+#       and with Tenants.MaxConnectionsPerTenant; the quiet tenants' throughput and latency in each.
 #   profile [--variant routed] [--seconds 20]
 #       One same-node variant run continuously under dotnet-counters (lock contention, thread pool, GC, allocation)
 #       and dotnet-trace (CPU samples, speedscope); installs both .NET tools when missing. Output in artifacts/bench/profile-<variant>.*
@@ -50,7 +53,7 @@ while [[ $# -gt 0 ]]; do
     *) harness_args+=("$1"); shift ;;
   esac
 done
-case $what in all | micro | e2e | curve | overhead | alloc | profile | analyzer) ;; *) die "unknown benchmark '$what'; use all, micro, e2e, curve, overhead, alloc, profile or analyzer." ;; esac
+case $what in all | micro | e2e | curve | overhead | alloc | tenants | profile | analyzer) ;; *) die "unknown benchmark '$what'; use all, micro, e2e, curve, overhead, alloc, tenants, profile or analyzer." ;; esac
 
 # --- Capping the primary's CPU -------------------------------------------------------------------------------------
 CG_NAME=routingsdk-bench-primary
@@ -172,6 +175,11 @@ fi
 if [[ $what == alloc ]]; then
   start_cluster
   dotnet run -c Release --no-build --project tests/RoutingSdk.Benchmarks -- alloc | tee "$out/alloc.md"
+fi
+
+if [[ $what == tenants ]]; then
+  start_cluster
+  dotnet run -c Release --no-build --project tests/RoutingSdk.Benchmarks -- tenants "${harness_args[@]}" | tee "$out/tenants.md"
 fi
 
 if [[ $what == profile ]]; then

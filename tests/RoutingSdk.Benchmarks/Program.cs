@@ -5,6 +5,16 @@ using RoutingSdk.Benchmarks.EndToEnd;
 // End to end:        scripts/bench.sh   (runs: ... -- e2e --duration 5 --repetitions 3 --concurrency 1,8)
 // Overhead:          scripts/bench.sh overhead   (runs: ... -- overhead --rounds 9 --slice 3)
 // Allocation:        scripts/bench.sh alloc      (runs: ... -- alloc with PRIMARY/SYNC1 exported)
+// Noisy tenant:      scripts/bench.sh tenants    (runs: ... -- tenants [--rounds 3] [--slice 6] [--noisy 32] [--limit 4])
+if (args.Length > 0 && args[0] == "tenants")
+{
+    int Option(string name, int fallback) =>
+        Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture, out var v) && v > 0 ? v : fallback;
+    Console.WriteLine(await new NoisyTenantHarness(
+        NodesFromEnvironment("primary", "sync1", "sync2"), Option("--rounds", 3), TimeSpan.FromSeconds(Option("--slice", 6)), Option("--noisy", 32), Option("--limit", 4)).RunAsync());
+    return 0;
+}
+
 if (args.Length > 0 && args[0] == "alloc")
 {
     Console.WriteLine(await AllocationBreakdown.RunAsync(

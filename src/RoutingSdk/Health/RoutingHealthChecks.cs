@@ -55,7 +55,8 @@ namespace Microsoft.Extensions.DependencyInjection
     public static class RoutingHealthChecksBuilderExtensions
     {
         /// <summary>
-        /// Adds one health check per configured pool, named <c>routing-pool-{Name}</c> and tagged <c>routing</c>:
+        /// Adds one health check per configured pool, named <c>routing-pool-{Name}</c> and tagged <c>routing</c> (several
+        /// clusters: <c>routing-pool-{cluster}-{Name}</c>, tagged <c>routing</c> and <c>routing-cluster-{cluster}</c>):
         /// Unhealthy when evicted or answering in the wrong role, Degraded when a replica's replay lag exceeds
         /// <paramref name="degradedLagMilliseconds"/>, Healthy otherwise; data carries the lag figures.
         /// </summary>
@@ -64,12 +65,17 @@ namespace Microsoft.Extensions.DependencyInjection
             ArgumentNullException.ThrowIfNull(builder);
             builder.Services.AddSingleton<IConfigureOptions<HealthCheckServiceOptions>>(sp => new ConfigureOptions<HealthCheckServiceOptions>(options =>
             {
-                var router = sp.GetRequiredService<RoutingSdk.Routing.QueryRouter>();
-                foreach (var pool in router.Topology.Pools)
+                // Several clusters: every cluster's pools, named routing-pool-{cluster}-{pool} and tagged with the cluster too.
+                foreach (var cluster in sp.GetRequiredService<RoutingSdk.Tenants.ClusterSet>().Clusters)
                 {
-                    var name = pool.Name;
-                    options.Registrations.Add(new HealthCheckRegistration(
-                        $"routing-pool-{name}", _ => new PoolHealthCheck(router, name, degradedLagMilliseconds), HealthStatus.Unhealthy, ["routing"]));
+                    var router = cluster.Router;
+                    foreach (var pool in router.Topology.Pools)
+                    {
+                        var name = pool.Name;
+                        var (check, tags) = cluster.Name is { } c ? ($"routing-pool-{c}-{name}", new[] { "routing", "routing-cluster-" + c }) : ($"routing-pool-{name}", ["routing"]);
+                        options.Registrations.Add(new HealthCheckRegistration(
+                            check, _ => new PoolHealthCheck(router, name, degradedLagMilliseconds), HealthStatus.Unhealthy, tags));
+                    }
                 }
             }));
             return builder;

@@ -381,4 +381,19 @@ public sealed class ClusterSetTests
             Assert.DoesNotContain(seen, s => s.Tenant == "initech");
         }
     }
+
+    [Fact]
+    public void Health_checks_cover_every_clusters_pools_tagged_by_cluster()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(Settings()).Build();
+        var services = new ServiceCollection();
+        services.AddQueryRouting(configuration.GetSection("Routing"));
+        services.AddHealthChecks().AddQueryRoutingPools();
+        using var provider = services.BuildServiceProvider();
+        var registrations = provider.GetRequiredService<IOptions<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckServiceOptions>>().Value.Registrations;
+        Assert.Equal(
+            ["routing-pool-dedicated-primary", "routing-pool-dedicated-sync1", "routing-pool-shared-primary", "routing-pool-shared-sync1"],
+            registrations.Select(r => r.Name).Order(StringComparer.Ordinal));
+        Assert.Contains("routing-cluster-dedicated", registrations.Single(r => r.Name == "routing-pool-dedicated-sync1").Tags);
+    }
 }
