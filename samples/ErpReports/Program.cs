@@ -61,19 +61,39 @@ catch (Exception ex) when (ex is RoutingConfigurationException or Microsoft.Exte
 }
 
 var pools = host.Services.GetRequiredService<RoutingPools>();
-Console.WriteLine($"Pools: {string.Join(", ", pools.GetStatus().Select(p => $"{p.Name} {p.Endpoint} [{p.Role}]"))}");
+var routingTenants = host.Services.GetRequiredService<RoutingTenants>();
+Console.WriteLine($"Pools: {string.Join(", ", pools.GetStatus().Select(p => $"{(p.Cluster is null ? "" : p.Cluster + "/")}{p.Name} {p.Endpoint} [{p.Role}]"))}");
 
-int orders;
-int customers;
-int maxInvoice;
-await using (var scope = host.Services.CreateAsyncScope())
+// The nodes whose pg_stat_statements the run reads, labelled like RoutingSdk's decisions ("cluster/pool" with several clusters).
+var nodes = SampleTenants.Nodes(builder.Configuration.GetSection("Nodes"), routingTenants, out var nodeError);
+if (nodeError is not null)
 {
+    Console.Error.WriteLine(nodeError);
+    await host.StopAsync();
+    return 1;
+}
+
+// Each cluster gets the schema and data once, seeded through one of its tenants (the default cluster also without one).
+var tenants = new List<SampleTenant>();
+var orders = 0;
+foreach (var (cluster, clusterTenants) in SampleTenants.ByCluster(builder.Configuration.GetSection("Routing:Tenants:Map"), routingTenants))
+{
+    using var tenantScope = clusterTenants[0] is { } first ? TenantScope.Begin(first) : null;
+    await using var scope = host.Services.CreateAsyncScope();
     var db = scope.ServiceProvider.GetRequiredService<ErpDb>();
-    Console.WriteLine($"Preparing data (at least {arguments.Orders:N0} sales orders)...");
-    orders = await Seeder.EnsureAsync(db, arguments.Orders, CancellationToken.None);
+    Console.WriteLine($"Preparing data{(cluster.Length == 0 ? "" : $" on cluster {cluster} (tenants {string.Join(", ", clusterTenants)})")} (at least {arguments.Orders:N0} sales orders)...");
+    orders += await Seeder.EnsureAsync(db, arguments.Orders, CancellationToken.None);
     using var _ = RoutingScope.Begin(RouteKind.MasterOnly, "Setup.Counts");
-    customers = await db.Customers.CountAsync();
-    maxInvoice = await db.Invoices.MaxAsync(i => i.Id);
+    var customers = await db.Customers.CountAsync();
+    var maxInvoice = await db.Invoices.MaxAsync(i => i.Id);
+    tenants.AddRange(clusterTenants.Select(t => new SampleTenant(t, cluster, customers, maxInvoice)));
+}
+
+if (tenants.Count == 0)
+{
+    Console.Error.WriteLine("Routing:Tenants:Map is empty: the sample runs its workload per tenant. Map at least one tenant to a cluster (Routing:Tenants:Map:<tenant> = <cluster>).");
+    await host.StopAsync();
+    return 1;
 }
 
 // Asynchronous replicas replay with a delay; a first run's fresh schema must reach them before old invoices are printed there.
@@ -88,13 +108,15 @@ if (arguments.WebPort is not null)
     Console.WriteLine($"Operations page: http://127.0.0.1:{arguments.WebPort}/routing (served until you press Ctrl+C)");
 }
 
-Console.WriteLine($"{orders:N0} sales orders, {customers:N0} customers. Running the workload for {arguments.Duration.TotalSeconds:F0} s with {arguments.Concurrency} workers:");
-var nodes = builder.Configuration.GetSection("Nodes").GetChildren().ToDictionary(c => c.Key, c => c.Value!);
-var runner = new WorkloadRunner(host.Services, recorder, new ServerStatistics(nodes), pools.PrimaryConnectionString);
-var result = await runner.RunAsync(new WorkloadOptions(arguments.Duration, arguments.Concurrency, customers, maxInvoice), CancellationToken.None);
+Console.WriteLine($"{orders:N0} sales orders{(routingTenants.IsMultiCluster ? $" on {routingTenants.Clusters.Count} clusters, tenants {string.Join(", ", tenants.Select(t => $"{t.Name} ({t.Cluster})"))}" : "")}. "
+    + $"Running the workload for {arguments.Duration.TotalSeconds:F0} s with {arguments.Concurrency} workers:");
+var runner = new WorkloadRunner(host.Services, recorder, new ServerStatistics(nodes), tenants);
+var result = await runner.RunAsync(new WorkloadOptions(arguments.Duration, arguments.Concurrency), CancellationToken.None);
 
 Console.WriteLine();
-Console.WriteLine(result.ToTable(pools.GetStatus().Select(p => p.Name).ToList(), nodes.Keys.ToList()));
+var clusterOrder = tenants.Select(t => t.Cluster).Distinct().ToList(); // the tenants' order: shared first
+var poolLabels = pools.GetStatus().OrderBy(p => clusterOrder.IndexOf(p.Cluster ?? "")).Select(p => p.Cluster is null ? p.Name : $"{p.Cluster}/{p.Name}").ToList();
+Console.WriteLine(result.ToTable(poolLabels, nodes.Keys.ToList()));
 if (arguments.JsonPath is not null)
 {
     await File.WriteAllTextAsync(arguments.JsonPath, result.ToJson());

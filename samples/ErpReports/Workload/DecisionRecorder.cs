@@ -3,18 +3,24 @@ using RoutingSdk;
 
 namespace ErpReports.Workload;
 
-/// <summary>RoutingSdk's own view: every routing decision by operation, pool and reason.</summary>
+/// <summary>
+/// RoutingSdk's own view: every routing decision by operation, pool ("cluster/pool" with several clusters) and reason,
+/// and by tenant (the ambient <see cref="TenantScope"/> of the statement) and cluster.
+/// </summary>
 public sealed class DecisionRecorder : IRouteDecisionObserver
 {
     private readonly ConcurrentDictionary<(string Operation, string Pool), long> _byPool = new();
     private readonly ConcurrentDictionary<(string Operation, RouteDecisionReason Reason), long> _byReason = new();
+    private readonly ConcurrentDictionary<(string Tenant, string Cluster), long> _byTenant = new();
     private long _unconfirmed;
 
     public void OnDecision(in RouteDecision decision)
     {
         var operation = OperationOf(decision.Scenario);
-        _byPool.AddOrUpdate((operation, decision.PoolName), 1, static (_, n) => n + 1);
+        var pool = decision.ClusterName is { } cluster ? $"{cluster}/{decision.PoolName}" : decision.PoolName;
+        _byPool.AddOrUpdate((operation, pool), 1, static (_, n) => n + 1);
         _byReason.AddOrUpdate((operation, decision.Reason), 1, static (_, n) => n + 1);
+        _byTenant.AddOrUpdate((TenantScope.CurrentTenant ?? "(no tenant)", decision.ClusterName ?? ""), 1, static (_, n) => n + 1);
     }
 
     public void OnUnconfirmedCommit(in UnconfirmedCommit commit) => Interlocked.Increment(ref _unconfirmed);
@@ -25,10 +31,13 @@ public sealed class DecisionRecorder : IRouteDecisionObserver
 
     public IReadOnlyDictionary<(string Operation, RouteDecisionReason Reason), long> ByReason => _byReason;
 
+    public IReadOnlyDictionary<(string Tenant, string Cluster), long> ByTenant => _byTenant;
+
     public void Reset()
     {
         _byPool.Clear();
         _byReason.Clear();
+        _byTenant.Clear();
     }
 
     /// <summary>"SalesReport.TopCustomersAsync" → "SalesReport".</summary>

@@ -8,12 +8,17 @@ using RoutingSdk;
 
 namespace ErpReports.Workload;
 
-public sealed record WorkloadOptions(TimeSpan Duration, int Concurrency, int CustomerCount, int MaxInvoiceId);
+public sealed record WorkloadOptions(TimeSpan Duration, int Concurrency);
 
-/// <summary>Runs the ERP mix on many workers: order entry, print of the new invoice, sales report, old invoice prints, customer cards, and one nightly report.</summary>
-public sealed class WorkloadRunner(IServiceProvider services, DecisionRecorder recorder, ServerStatistics statistics, string primaryConnectionString)
+/// <summary>
+/// Runs the ERP mix on many workers: order entry, print of the new invoice, sales report, old invoice prints, customer
+/// cards, and one nightly report. Each operation belongs to a tenant, picked at random: its <see cref="TenantScope"/>
+/// sends every statement of the operation to that tenant's cluster.
+/// </summary>
+public sealed class WorkloadRunner(IServiceProvider services, DecisionRecorder recorder, ServerStatistics statistics, IReadOnlyList<SampleTenant> tenants)
 {
     private readonly ConcurrentDictionary<string, long> _completed = new();
+    private readonly ConcurrentDictionary<string, long> _completedByTenant = new();
     private readonly ConcurrentQueue<string> _errors = new();
     private long _retries;
     private long _evictions;
@@ -41,7 +46,12 @@ public sealed class WorkloadRunner(IServiceProvider services, DecisionRecorder r
         return new WorkloadResult(
             clock.Elapsed, options.Concurrency, new Dictionary<string, long>(_completed), _errors.ToList(),
             recorder.ByPool.ToDictionary(kv => kv.Key, kv => kv.Value), recorder.ByReason.ToDictionary(kv => kv.Key, kv => kv.Value),
-            server, Interlocked.Read(ref _retries), Interlocked.Read(ref _evictions), recorder.UnconfirmedCommits, _maxAsyncLag, nightlyResult);
+            server, Interlocked.Read(ref _retries), Interlocked.Read(ref _evictions), recorder.UnconfirmedCommits, _maxAsyncLag, nightlyResult)
+        {
+            Tenants = tenants,
+            CompletedByTenant = new Dictionary<string, long>(_completedByTenant),
+            DecisionsByTenant = recorder.ByTenant.ToDictionary(kv => kv.Key, kv => kv.Value),
+        };
     }
 
     private async Task WorkerAsync(int worker, WorkloadOptions options, CancellationToken stop)
@@ -51,6 +61,10 @@ public sealed class WorkloadRunner(IServiceProvider services, DecisionRecorder r
         {
             var dice = random.Next(100);
             var operation = dice switch { < 10 => "OrderEntry", < 35 => "SalesReport", < 45 => "InvoicePrint", _ => "CustomerCard" };
+            var tenant = tenants[random.Next(tenants.Count)];
+
+            // The tenant of this operation, as a request's middleware (UseRoutingTenant) or a job's loop would set it.
+            using var tenantScope = tenant.Name is null ? null : TenantScope.Begin(tenant.Name);
             try
             {
                 await using var scope = services.CreateAsyncScope();
@@ -59,8 +73,8 @@ public sealed class WorkloadRunner(IServiceProvider services, DecisionRecorder r
                 {
                     case "OrderEntry":
                         var lines = Enumerable.Range(0, 1 + random.Next(4)).Select(_ => (1 + random.Next(500), 1 + random.Next(9))).DistinctBy(l => l.Item1).ToList();
-                        var created = await sp.GetRequiredService<IOrderEntryForm>().CreateOrderAsync(1 + random.Next(options.CustomerCount), lines, CancellationToken.None);
-                        Count(operation);
+                        var created = await sp.GetRequiredService<IOrderEntryForm>().CreateOrderAsync(1 + random.Next(tenant.Customers), lines, CancellationToken.None);
+                        Count(operation, tenant);
 
                         // Print the invoice just created, as the user would: another operation, with the order entry's causal token.
                         await using (var printScope = services.CreateAsyncScope())
@@ -71,27 +85,27 @@ public sealed class WorkloadRunner(IServiceProvider services, DecisionRecorder r
                                 _errors.Enqueue($"InvoicePrint: invoice {created.InvoiceId} just created was not found (stale read)");
                             }
 
-                            Count("InvoicePrint");
+                            Count("InvoicePrint", tenant);
                         }
 
                         break;
                     case "SalesReport":
                         var month = DateTime.UtcNow.AddDays(-random.Next(330));
                         await sp.GetRequiredService<ISalesReport>().TopCustomersAsync(month, month.AddDays(30), CancellationToken.None);
-                        Count(operation);
+                        Count(operation, tenant);
                         break;
                     case "InvoicePrint":
-                        await sp.GetRequiredService<IInvoicePrintForm>().PrintAsync(1 + random.Next(options.MaxInvoiceId), null, CancellationToken.None);
-                        Count(operation);
+                        await sp.GetRequiredService<IInvoicePrintForm>().PrintAsync(1 + random.Next(tenant.MaxInvoiceId), null, CancellationToken.None);
+                        Count(operation, tenant);
                         break;
                     default:
                         // Unannotated: RouteKind.Default follows RoutingOptions.DefaultRoute; the scope only names the operation for the table.
                         using (RoutingScope.Begin(RouteKind.Default, "CustomerCard.Open", RoutingCategory.Interface))
                         {
-                            await sp.GetRequiredService<ICustomerCard>().OpenAsync(1 + random.Next(options.CustomerCount), CancellationToken.None);
+                            await sp.GetRequiredService<ICustomerCard>().OpenAsync(1 + random.Next(tenant.Customers), CancellationToken.None);
                         }
 
-                        Count(operation);
+                        Count(operation, tenant);
                         break;
                 }
             }
@@ -102,10 +116,17 @@ public sealed class WorkloadRunner(IServiceProvider services, DecisionRecorder r
         }
     }
 
-    /// <summary>Runs the nightly report and, while it reads on a replica, takes an exclusive lock on the primary (as DDL or VACUUM truncation would): replaying it cancels the report, which RoutingSdk retries.</summary>
+    /// <summary>
+    /// Runs the nightly report for the first tenant and, while it reads on a replica of its cluster, takes an exclusive
+    /// lock on that cluster's primary (as DDL or VACUUM truncation would): replaying it cancels the report, which
+    /// RoutingSdk retries.
+    /// </summary>
     private async Task<string> NightlyWithConflictAsync(CancellationToken stop)
     {
         await Task.Delay(TimeSpan.FromSeconds(2), stop).ContinueWith(_ => { }, TaskScheduler.Default);
+        var tenant = tenants[0];
+        using var tenantScope = tenant.Name is null ? null : TenantScope.Begin(tenant.Name);
+        var primaryConnectionString = services.GetRequiredService<RoutingPools>().PrimaryConnectionString; // the tenant's cluster's
         await using var scope = services.CreateAsyncScope();
         var report = scope.ServiceProvider.GetRequiredService<INightlyReport>().RunAsync(CancellationToken.None);
         await Task.Delay(700, CancellationToken.None);
@@ -121,7 +142,7 @@ public sealed class WorkloadRunner(IServiceProvider services, DecisionRecorder r
         try
         {
             var result = await report;
-            Count("NightlyReport");
+            Count("NightlyReport", tenant);
             return result;
         }
         catch (Exception ex)
@@ -166,7 +187,11 @@ public sealed class WorkloadRunner(IServiceProvider services, DecisionRecorder r
         }
     }
 
-    private void Count(string operation) => _completed.AddOrUpdate(operation, 1, static (_, n) => n + 1);
+    private void Count(string operation, SampleTenant tenant)
+    {
+        _completed.AddOrUpdate(operation, 1, static (_, n) => n + 1);
+        _completedByTenant.AddOrUpdate(tenant.Label, 1, static (_, n) => n + 1);
+    }
 
     private MeterListener ListenToMeters()
     {
