@@ -18,8 +18,6 @@ public sealed class TenantRoutingTests(ClusterFixture shared, SecondClusterFixtu
     private long _sharedId;
     private long _dedicatedId;
 
-    private static readonly string[] SharedNodes = [LocalPgCluster.Primary, LocalPgCluster.Sync1, LocalPgCluster.Sync2, LocalPgCluster.Async1];
-    private static readonly string[] DedicatedNodes = [LocalPgCluster.Primary, LocalPgCluster.Sync1];
 
     public async Task InitializeAsync()
     {
@@ -28,7 +26,7 @@ public sealed class TenantRoutingTests(ClusterFixture shared, SecondClusterFixtu
         _sharedId = await TenantTopology.SystemIdentifierAsync(shared.Cluster);
         _dedicatedId = await TenantTopology.SystemIdentifierAsync(dedicated.Cluster);
         Assert.NotEqual(_sharedId, _dedicatedId);
-        await WaitForTablesOnEveryNodeAsync();
+        await TenantTopology.WaitForSchemaOnEveryNodeAsync(shared.Cluster, dedicated.Cluster);
     }
 
     public Task DisposeAsync() => Task.CompletedTask;
@@ -39,8 +37,8 @@ public sealed class TenantRoutingTests(ClusterFixture shared, SecondClusterFixtu
         var configuration = TenantTopology.Configuration(_topology.Settings());
         await using var services = TenantTopology.Services(configuration);
         var routed = services.GetRequiredService<RoutingDataSource>();
-        var sharedBefore = await TenantTopology.TaggedCallsAsync(shared.Cluster, SharedNodes);
-        var dedicatedBefore = await TenantTopology.TaggedCallsAsync(dedicated.Cluster, DedicatedNodes);
+        var sharedBefore = await TenantTopology.TaggedCallsAsync(shared.Cluster, TenantTopology.SharedNodes);
+        var dedicatedBefore = await TenantTopology.TaggedCallsAsync(dedicated.Cluster, TenantTopology.DedicatedNodes);
 
         var tenants = new[] { ("acme", _sharedId), ("globex", _sharedId), ("initech", _dedicatedId) };
         const int Rounds = 12;
@@ -110,8 +108,8 @@ public sealed class TenantRoutingTests(ClusterFixture shared, SecondClusterFixtu
         }
 
         // pg_stat_statements of every node: SQL naming a tenant ran only on that tenant's cluster, as often as it was sent.
-        var sharedCalls = Delta(sharedBefore, await TenantTopology.TaggedCallsAsync(shared.Cluster, SharedNodes));
-        var dedicatedCalls = Delta(dedicatedBefore, await TenantTopology.TaggedCallsAsync(dedicated.Cluster, DedicatedNodes));
+        var sharedCalls = Delta(sharedBefore, await TenantTopology.TaggedCallsAsync(shared.Cluster, TenantTopology.SharedNodes));
+        var dedicatedCalls = Delta(dedicatedBefore, await TenantTopology.TaggedCallsAsync(dedicated.Cluster, TenantTopology.DedicatedNodes));
         Assert.Equal(0, dedicatedCalls["acme"]);
         Assert.Equal(0, dedicatedCalls["globex"]);
         Assert.Equal(0, sharedCalls["initech"]);
@@ -125,8 +123,8 @@ public sealed class TenantRoutingTests(ClusterFixture shared, SecondClusterFixtu
     {
         var configuration = TenantTopology.Configuration(_topology.Settings());
         await using var services = TenantTopology.Services(configuration);
-        var sharedBefore = await TenantTopology.TaggedCallsAsync(shared.Cluster, SharedNodes);
-        var dedicatedBefore = await TenantTopology.TaggedCallsAsync(dedicated.Cluster, DedicatedNodes);
+        var sharedBefore = await TenantTopology.TaggedCallsAsync(shared.Cluster, TenantTopology.SharedNodes);
+        var dedicatedBefore = await TenantTopology.TaggedCallsAsync(dedicated.Cluster, TenantTopology.DedicatedNodes);
 
         await using (var scope = services.CreateAsyncScope())
         {
@@ -149,8 +147,8 @@ public sealed class TenantRoutingTests(ClusterFixture shared, SecondClusterFixtu
             await Assert.ThrowsAsync<TenantNotResolvedException>(async () => await routed.OpenConnectionAsync());
         }
 
-        Assert.Equal(0, Delta(sharedBefore, await TenantTopology.TaggedCallsAsync(shared.Cluster, SharedNodes))["nobody"]);
-        Assert.Equal(0, Delta(dedicatedBefore, await TenantTopology.TaggedCallsAsync(dedicated.Cluster, DedicatedNodes))["nobody"]);
+        Assert.Equal(0, Delta(sharedBefore, await TenantTopology.TaggedCallsAsync(shared.Cluster, TenantTopology.SharedNodes))["nobody"]);
+        Assert.Equal(0, Delta(dedicatedBefore, await TenantTopology.TaggedCallsAsync(dedicated.Cluster, TenantTopology.DedicatedNodes))["nobody"]);
     }
 
     [Fact]
@@ -325,28 +323,4 @@ public sealed class TenantRoutingTests(ClusterFixture shared, SecondClusterFixtu
 
     private static Dictionary<string, long> Delta(Dictionary<string, long> before, Dictionary<string, long> after) =>
         after.ToDictionary(e => e.Key, e => e.Value - before.GetValueOrDefault(e.Key));
-
-    private async Task WaitForTablesOnEveryNodeAsync()
-    {
-        foreach (var (cluster, nodes) in new[] { (shared.Cluster, SharedNodes), (dedicated.Cluster, DedicatedNodes) })
-        {
-            foreach (var node in nodes)
-            {
-                var deadline = DateTime.UtcNow.AddSeconds(60);
-                await using var conn = new NpgsqlConnection(cluster.GetConnectionString(node));
-                await conn.OpenAsync();
-                while (true)
-                {
-                    await using var cmd = new NpgsqlCommand($"SELECT to_regclass('tenancy.t_{TenantTopology.TaggedTenants[^1]}') IS NOT NULL AND to_regclass('tenancy.entries') IS NOT NULL", conn);
-                    if ((bool)(await cmd.ExecuteScalarAsync())!)
-                    {
-                        break;
-                    }
-
-                    Assert.True(DateTime.UtcNow < deadline, $"{node} did not replay the tenancy schema within 60 s");
-                    await Task.Delay(100);
-                }
-            }
-        }
-    }
 }

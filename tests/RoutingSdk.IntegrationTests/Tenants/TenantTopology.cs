@@ -46,6 +46,10 @@ public sealed class TenantTopology
     /// <summary>Per-tenant tables on every node of both clusters: the tenant's name in the SQL, counted by pg_stat_statements.</summary>
     public static readonly string[] TaggedTenants = ["acme", "globex", "initech", "hooli", "umbrella", "nobody"];
 
+    public static readonly string[] SharedNodes = [LocalPgCluster.Primary, LocalPgCluster.Sync1, LocalPgCluster.Sync2, LocalPgCluster.Async1];
+
+    public static readonly string[] DedicatedNodes = [LocalPgCluster.Primary, LocalPgCluster.Sync1];
+
     public TenantTopology(LocalPgCluster shared, LocalPgCluster dedicated)
     {
         SharedCluster = shared;
@@ -64,6 +68,31 @@ public sealed class TenantTopology
             + string.Concat(TaggedTenants.Select(t => $"CREATE TABLE IF NOT EXISTS tenancy.t_{t} (id int PRIMARY KEY); INSERT INTO tenancy.t_{t} VALUES (1) ON CONFLICT DO NOTHING;"));
         await using var cmd = new NpgsqlCommand(ddl, conn);
         await cmd.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>Waits until every node of both clusters has replayed the tenancy schema (at most 60 s per node).</summary>
+    public static async Task WaitForSchemaOnEveryNodeAsync(LocalPgCluster shared, LocalPgCluster dedicated)
+    {
+        foreach (var (cluster, nodes) in new[] { (shared, SharedNodes), (dedicated, DedicatedNodes) })
+        {
+            foreach (var node in nodes)
+            {
+                var deadline = DateTime.UtcNow.AddSeconds(60);
+                await using var conn = new NpgsqlConnection(cluster.GetConnectionString(node));
+                await conn.OpenAsync();
+                while (true)
+                {
+                    await using var cmd = new NpgsqlCommand($"SELECT to_regclass('tenancy.t_{TaggedTenants[^1]}') IS NOT NULL AND to_regclass('tenancy.entries') IS NOT NULL", conn);
+                    if ((bool)(await cmd.ExecuteScalarAsync())!)
+                    {
+                        break;
+                    }
+
+                    Assert.True(DateTime.UtcNow < deadline, $"{node} did not replay the tenancy schema within 60 s");
+                    await Task.Delay(100);
+                }
+            }
+        }
     }
 
     /// <summary>The configuration keys of both clusters and the map; <paramref name="extra"/> adds or overrides keys.</summary>
