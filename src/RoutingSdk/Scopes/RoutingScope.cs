@@ -134,19 +134,7 @@ public sealed class RoutingScope : IDisposable
     /// <summary>Ends the scope: the current flow's route returns to the outer scope.</summary>
     /// <remarks>Async work started inside the scope keeps the route it captured, so awaited continuations of a
     /// routed method still run under it after the caller has left the scope.</remarks>
-    public void Dispose()
-    {
-        // Only the flow that owns the scope is restored. When inner scopes were leaked (not disposed), ending this
-        // one ends them too; a scope disposed from another flow changes nothing there.
-        for (var scope = CurrentScope.Value; scope is not null; scope = scope.Parent)
-        {
-            if (ReferenceEquals(scope, this))
-            {
-                CurrentScope.Value = Parent;
-                return;
-            }
-        }
-    }
+    public void Dispose() => Scopes.AmbientScopes.End(CurrentScope, this, static s => s.Parent);
 
     /// <inheritdoc />
     public override string ToString() =>

@@ -51,17 +51,7 @@ public sealed class TenantScope : IDisposable
     }
 
     /// <summary>Ends the scope: the current flow's tenant returns to the outer one.</summary>
-    public void Dispose()
-    {
-        for (var scope = CurrentScope.Value; scope is not null; scope = scope.Parent)
-        {
-            if (ReferenceEquals(scope, this))
-            {
-                CurrentScope.Value = Parent;
-                return;
-            }
-        }
-    }
+    public void Dispose() => Scopes.AmbientScopes.End(CurrentScope, this, static s => s.Parent);
 
     /// <inheritdoc />
     public override string ToString() => Tenant;

@@ -24,11 +24,7 @@ public sealed class TenantFaultTests(ClusterFixture shared, SecondClusterFixture
 
     public async Task InitializeAsync()
     {
-        await TenantTopology.EnsureSchemaAsync(shared.Cluster);
-        await TenantTopology.EnsureSchemaAsync(dedicated.Cluster);
-        _sharedId = await TenantTopology.SystemIdentifierAsync(shared.Cluster);
-        _dedicatedId = await TenantTopology.SystemIdentifierAsync(dedicated.Cluster);
-        await TenantTopology.WaitForSchemaOnEveryNodeAsync(shared.Cluster, dedicated.Cluster);
+        (_sharedId, _dedicatedId) = await _topology.PrepareAsync();
     }
 
     public Task DisposeAsync() => Task.CompletedTask;

@@ -21,12 +21,7 @@ public sealed class TenantRoutingTests(ClusterFixture shared, SecondClusterFixtu
 
     public async Task InitializeAsync()
     {
-        await TenantTopology.EnsureSchemaAsync(shared.Cluster);
-        await TenantTopology.EnsureSchemaAsync(dedicated.Cluster);
-        _sharedId = await TenantTopology.SystemIdentifierAsync(shared.Cluster);
-        _dedicatedId = await TenantTopology.SystemIdentifierAsync(dedicated.Cluster);
-        Assert.NotEqual(_sharedId, _dedicatedId);
-        await TenantTopology.WaitForSchemaOnEveryNodeAsync(shared.Cluster, dedicated.Cluster);
+        (_sharedId, _dedicatedId) = await _topology.PrepareAsync();
     }
 
     public Task DisposeAsync() => Task.CompletedTask;

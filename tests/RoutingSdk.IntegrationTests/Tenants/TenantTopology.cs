@@ -70,6 +70,17 @@ public sealed class TenantTopology
         await cmd.ExecuteNonQueryAsync();
     }
 
+    /// <summary>The tenancy schema on both clusters, replayed on every node; returns the clusters' system identifiers (shared, dedicated), which differ.</summary>
+    public async Task<(long Shared, long Dedicated)> PrepareAsync()
+    {
+        await EnsureSchemaAsync(SharedCluster);
+        await EnsureSchemaAsync(DedicatedCluster);
+        var ids = (await SystemIdentifierAsync(SharedCluster), await SystemIdentifierAsync(DedicatedCluster));
+        Assert.NotEqual(ids.Item1, ids.Item2);
+        await WaitForSchemaOnEveryNodeAsync(SharedCluster, DedicatedCluster);
+        return ids;
+    }
+
     /// <summary>Waits until every node of both clusters has replayed the tenancy schema (at most 60 s per node).</summary>
     public static async Task WaitForSchemaOnEveryNodeAsync(LocalPgCluster shared, LocalPgCluster dedicated)
     {
