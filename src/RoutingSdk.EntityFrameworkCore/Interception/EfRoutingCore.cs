@@ -52,6 +52,7 @@ internal sealed partial class EfRoutingCore(RoutingSdk.Tenants.ClusterSet cluste
         state.OpenFailed = false;
         var scope = RoutingScope.Current;
         var request = Request(state, context!);
+        state.ReleaseLease(); // a slot left by an open that ended without a close event: give it back before taking one
         Lease(state, Clusters.Resolve(scope, MayWrite(request, scope)));
         RouteDecision decision;
         try
@@ -83,6 +84,7 @@ internal sealed partial class EfRoutingCore(RoutingSdk.Tenants.ClusterSet cluste
         state.OpenFailed = false;
         var scope = RoutingScope.Current;
         var request = Request(state, context!);
+        state.ReleaseLease(); // a slot left by an open that ended without a close event: give it back before taking one
         Lease(state, await Clusters.ResolveAsync(scope, MayWrite(request, scope), async: true, cancellationToken).ConfigureAwait(false));
         try
         {
@@ -123,28 +125,35 @@ internal sealed partial class EfRoutingCore(RoutingSdk.Tenants.ClusterSet cluste
     /// Several clusters configured: a statement on a connection that is open on another cluster than the current
     /// tenant's (the tenant changed while a connection, or a transaction on it, stayed open) is refused before it is sent.
     /// </summary>
-    public void EnsureSameCluster(DbContext? context)
+    /// <remarks>
+    /// <paramref name="mayWrite"/>: the statement may write (SaveChanges, a transaction, a command on a connection
+    /// opened where it may have effect). Such a statement is refused, too, when its tenant was moved to another
+    /// cluster since its operation began: it would land on the cluster the tenant left. It does not wait for a freeze:
+    /// it belongs to work that began before the freeze, which a freeze's drain waits for.
+    /// </remarks>
+    public void EnsureSameCluster(DbContext? context, bool mayWrite)
     {
         if (Clusters.IsMulti && context is not null)
         {
-            EnsureSameCluster(State(context));
+            EnsureSameCluster(State(context), mayWrite);
         }
     }
 
-    /// <inheritdoc cref="EnsureSameCluster(DbContext?)"/>
-    public void EnsureSameCluster(RoutingContextState state)
+    /// <inheritdoc cref="EnsureSameCluster(DbContext?, bool)"/>
+    public void EnsureSameCluster(RoutingContextState state, bool mayWrite)
     {
         if (!Clusters.IsMulti || state.OpenCluster is not { } open)
         {
             return;
         }
 
-        var current = Clusters.ClusterFor(RoutingScope.Current);
+        var current = Clusters.ClusterOfOpenConnection(RoutingScope.Current, mayWrite);
         if (!ReferenceEquals(current, open))
         {
+            var tenant = TenantScope.CurrentTenant is { } t ? $"the current tenant ('{t}')" : "work without a tenant";
             throw new CrossClusterOperationException(
                 open.Name!, current.Name!,
-                $"The context's connection is open on {open.DisplayName}, and the current tenant ('{TenantScope.CurrentTenant}') belongs to {current.DisplayName}: "
+                $"The context's connection is open on {open.DisplayName}, and {tenant} belongs to {current.DisplayName}: "
                 + "a connection or transaction cannot serve two clusters. Close the connection (or end the transaction) before the tenant changes; use one context per tenant.");
         }
     }

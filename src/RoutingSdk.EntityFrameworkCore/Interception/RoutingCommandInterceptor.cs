@@ -195,7 +195,7 @@ internal sealed class RoutingCommandInterceptor(EfRoutingCore core) : DbCommandI
         // EF Core creates non-query commands before it opens the connection, and opening installed the chosen
         // pool's connection object: point the command at the connection that is actually open.
         var state = EfRoutingCore.State(context);
-        core.EnsureSameCluster(state);
+        core.EnsureSameCluster(state, state.BindingMayHaveEffect);
         if (state.Relational?.DbConnection is { } open && !ReferenceEquals(command.Connection, open))
         {
             command.Connection = open;

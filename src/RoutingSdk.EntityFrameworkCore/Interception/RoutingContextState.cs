@@ -50,6 +50,15 @@ internal sealed class RoutingContextState : ConcurrencyDetector, IResettableServ
                 UnconfirmedCommitNotice = e.Notice.MessageText;
             }
         };
+        // A connection that breaks (its node died, the health monitor aborted it) is closed by Npgsql without EF Core's
+        // close event: its tenant slot goes back here, not at the next open.
+        connection.StateChange += (_, e) =>
+        {
+            if (e.OriginalState == System.Data.ConnectionState.Open && e.CurrentState is System.Data.ConnectionState.Closed or System.Data.ConnectionState.Broken)
+            {
+                ReleaseLease();
+            }
+        };
         _connections = [.. _connections, (source, connection)];
         return connection;
     }
@@ -161,14 +170,16 @@ internal sealed class RoutingContextState : ConcurrencyDetector, IResettableServ
     public RoutingSdk.Tenants.RoutingCluster? LastCluster { get; set; }
 
     /// <summary>The tenant's connection slot held by the open connection (several clusters configured).</summary>
-    public RoutingSdk.Tenants.TenantLease? Lease { get; set; }
-
-    /// <summary>Gives the tenant's connection slot back (the connection closed, or never opened).</summary>
-    public void ReleaseLease()
+    public RoutingSdk.Tenants.TenantLease? Lease
     {
-        Lease?.Release();
-        Lease = null;
+        get => Volatile.Read(ref _lease);
+        set => Volatile.Write(ref _lease, value);
     }
+
+    private RoutingSdk.Tenants.TenantLease? _lease;
+
+    /// <summary>Gives the tenant's connection slot back (the connection closed or broke, or never opened).</summary>
+    public void ReleaseLease() => Interlocked.Exchange(ref _lease, null)?.Release();
 
     public override ConcurrencyDetectorCriticalSectionDisposer EnterCriticalSection()
     {

@@ -44,7 +44,7 @@ internal sealed class RoutingSaveChangesInterceptor(EfRoutingCore core) : SaveCh
         {
             EfRoutingCore.EnsureNotOnReplica(context, "SaveChanges");
             var state = EfRoutingCore.State(context);
-            core.EnsureSameCluster(state); // before EF Core's own error handling, which would wrap it in DbUpdateException
+            core.EnsureSameCluster(state, mayWrite: true); // before EF Core's own error handling, which would wrap it in DbUpdateException
             EfRoutingCore.MarkWrite(context);
             state.InSaveChanges = true;
 

@@ -13,7 +13,7 @@ internal sealed class RoutingTransactionInterceptor(EfRoutingCore core) : DbTran
     public override InterceptionResult<DbTransaction> TransactionStarting(DbConnection connection, TransactionStartingEventData eventData, InterceptionResult<DbTransaction> result)
     {
         EfRoutingCore.EnsureNotOnReplica(eventData.Context, "A transaction");
-        core.EnsureSameCluster(eventData.Context);
+        core.EnsureSameCluster(eventData.Context, mayWrite: true);
         return result;
     }
 
@@ -21,14 +21,14 @@ internal sealed class RoutingTransactionInterceptor(EfRoutingCore core) : DbTran
         DbConnection connection, TransactionStartingEventData eventData, InterceptionResult<DbTransaction> result, CancellationToken cancellationToken = default)
     {
         EfRoutingCore.EnsureNotOnReplica(eventData.Context, "A transaction");
-        core.EnsureSameCluster(eventData.Context);
+        core.EnsureSameCluster(eventData.Context, mayWrite: true);
         return ValueTask.FromResult(result);
     }
 
     public override DbTransaction TransactionUsed(DbConnection connection, TransactionEventData eventData, DbTransaction result)
     {
         EfRoutingCore.EnsureNotOnReplica(eventData.Context, "UseTransaction");
-        core.EnsureSameCluster(eventData.Context);
+        core.EnsureSameCluster(eventData.Context, mayWrite: true);
         return result;
     }
 
@@ -36,7 +36,7 @@ internal sealed class RoutingTransactionInterceptor(EfRoutingCore core) : DbTran
         DbConnection connection, TransactionEventData eventData, DbTransaction result, CancellationToken cancellationToken = default)
     {
         EfRoutingCore.EnsureNotOnReplica(eventData.Context, "UseTransaction");
-        core.EnsureSameCluster(eventData.Context);
+        core.EnsureSameCluster(eventData.Context, mayWrite: true);
         return ValueTask.FromResult(result);
     }
 

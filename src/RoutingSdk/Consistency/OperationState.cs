@@ -37,6 +37,9 @@ internal sealed class OperationState
 
     private ClusterBinding? _cluster;
 
+    /// <summary>The cluster binding in force, if a statement of the operation has run (several clusters configured).</summary>
+    public ClusterBinding? BoundCluster => Volatile.Read(ref _cluster);
+
     /// <summary>
     /// Binds the operation to the cluster of its first statement (several clusters configured), and returns the
     /// binding in force: the first one wins.

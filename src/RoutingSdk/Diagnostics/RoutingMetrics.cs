@@ -84,8 +84,12 @@ internal sealed class RoutingMetrics : IDisposable
         }));
     }
 
-    /// <summary>Adds a <c>tenant</c> tag to decisions (Tenants.TagMetricsWithTenant); the cluster is the meter's own tag.</summary>
-    public bool TagTenant { get; set; }
+    /// <summary>
+    /// With Tenants.TagMetricsWithTenant: the tenants of the map, whose decisions carry a <c>tenant</c> tag; a tenant
+    /// not in the map is tagged <c>(unmapped)</c> (its identifier may come from a request: one series per value would
+    /// have no bound). <see langword="null"/>: no tenant tag. The cluster is the meter's own tag.
+    /// </summary>
+    public System.Collections.Frozen.FrozenSet<string>? TaggedTenants { get; set; }
 
     public void Record(in RouteDecision decision)
     {
@@ -101,9 +105,10 @@ internal sealed class RoutingMetrics : IDisposable
             { "route", Name(decision.Route) },
             { "category", Name(decision.Category) },
         };
-        if (TagTenant)
+        if (TaggedTenants is { } tagged)
         {
-            tags.Add("tenant", TenantScope.CurrentTenant);
+            var tenant = TenantScope.CurrentTenant;
+            tags.Add("tenant", tenant is null || tagged.Contains(tenant) ? tenant : "(unmapped)");
         }
 
         Decisions.Add(1, tags);

@@ -55,13 +55,37 @@ public sealed class RoutingDataSource : DbDataSource
         (NpgsqlConnection)await OpenDbConnectionAsync(cancellationToken).ConfigureAwait(false);
 
     /// <summary>Routes like <see cref="CreateConnection()"/> and returns the decision too.</summary>
-    /// <remarks>A connection created closed and opened by the caller is not counted against <see cref="TenantOptions.MaxConnectionsPerTenant"/>; <see cref="OpenConnectionAsync"/> is.</remarks>
+    /// <remarks>
+    /// Several clusters configured: a connection that may write (see <see cref="OpenConnectionAsync"/>) of a frozen
+    /// tenant waits here for the freeze to end. Once the caller opens it, it counts as one of the tenant's open
+    /// connections (a freeze's drain waits for it) until it closes; it is not held back by
+    /// <see cref="TenantOptions.MaxConnectionsPerTenant"/>, since its open cannot wait: <see cref="OpenConnectionAsync"/> is.
+    /// </remarks>
     public NpgsqlConnection CreateConnection(out RouteDecision decision)
     {
         var scope = RoutingScope.Current;
-        var cluster = _clusters.ClusterFor(scope);
+        var mayWrite = MayWrite(scope);
+        var cluster = _clusters.ClusterFor(scope, mayWrite);
         decision = cluster.Router.Decide(Request(0), scope);
-        return decision.Pool.DataSource.CreateConnection();
+        var connection = decision.Pool.DataSource.CreateConnection();
+        if (_clusters.IsMulti && TenantScope.CurrentTenant is { } tenant)
+        {
+            var slots = _clusters.SlotsOf(cluster, tenant);
+            Tenants.TenantLease? lease = null;
+            connection.StateChange += (_, e) =>
+            {
+                if (e.CurrentState == System.Data.ConnectionState.Open && e.OriginalState != System.Data.ConnectionState.Open)
+                {
+                    Interlocked.Exchange(ref lease, slots.Count(mayWrite))?.Release();
+                }
+                else if (e.OriginalState == System.Data.ConnectionState.Open)
+                {
+                    Interlocked.Exchange(ref lease, null)?.Release();
+                }
+            };
+        }
+
+        return connection;
     }
 
     /// <inheritdoc />
@@ -93,10 +117,14 @@ public sealed class RoutingDataSource : DbDataSource
     /// once a primary is back, within Failover.PrimaryWaitTimeout.
     /// </summary>
     private async ValueTask<(NpgsqlConnection Connection, RouteDecision Decision, NodeWatch Watch, Retry.AttemptEngine Engine)> OpenRouted(
-        RoutingScope? scope, Retry.AttemptEngine? engine, bool async, CancellationToken cancellationToken)
+        RoutingScope? scope, Retry.AttemptEngine? engine, bool async, CancellationToken cancellationToken, bool read = false)
     {
-        // The tenant's cluster (several clusters configured), and a connection slot of the tenant there.
-        var mayWrite = MayWrite(scope);
+        // The tenant's cluster (several clusters configured), and a connection slot of the tenant there. ReadAsync's
+        // delegate only reads (its contract), so a frozen tenant's reads continue there unless [MasterOnly] or a
+        // transaction says they may write.
+        var mayWrite = read
+            ? System.Transactions.Transaction.Current is not null || scope?.Route == RouteKind.MasterOnly
+            : MayWrite(scope);
         var (cluster, lease) = async
             ? await _clusters.ResolveAsync(scope, mayWrite, async: true, cancellationToken).ConfigureAwait(false)
             : _clusters.Resolve(scope, mayWrite);
@@ -181,7 +209,7 @@ public sealed class RoutingDataSource : DbDataSource
         Retry.AttemptEngine? engine = null;
         while (true)
         {
-            (var connection, var decision, var watch, engine) = await OpenRouted(scope, engine, async: true, cancellationToken).ConfigureAwait(false);
+            (var connection, var decision, var watch, engine) = await OpenRouted(scope, engine, async: true, cancellationToken, read: true).ConfigureAwait(false);
             try
             {
                 await using (connection.ConfigureAwait(false))

@@ -99,31 +99,56 @@ internal sealed partial class ClusterSet : IHostedService, IDisposable
     /// checked, so a freeze either sees the write running (and waits for it) or the write sees the freeze (and waits).
     /// </remarks>
     public ValueTask<Resolved> ResolveAsync(RoutingScope? scope, bool mayWrite, bool async, CancellationToken cancellationToken) =>
-        _single is { } single ? new(new Resolved(single, null)) : ResolveMultiAsync(scope, mayWrite, async, cancellationToken);
+        _single is { } single ? new(new Resolved(single, null)) : ResolveMultiAsync(scope, mayWrite, Use.Open, async, cancellationToken);
 
     /// <summary>Synchronous form of <see cref="ResolveAsync"/>.</summary>
-    public Resolved Resolve(RoutingScope? scope, bool mayWrite)
+    public Resolved Resolve(RoutingScope? scope, bool mayWrite) => ResolveSync(scope, mayWrite, Use.Open);
+
+    /// <summary>
+    /// The cluster of a statement, without taking a connection slot (nothing will be opened through RoutingSdk now).
+    /// Binds the operation and transaction like <see cref="Resolve"/>; a write (<paramref name="mayWrite"/>) of a frozen
+    /// tenant waits for the freeze, bounded, as at an open.
+    /// </summary>
+    public RoutingCluster ClusterFor(RoutingScope? scope, bool mayWrite = false) => ResolveSync(scope, mayWrite, Use.Lookup).Cluster;
+
+    /// <summary>
+    /// The cluster of a statement on a connection that is open already (EF Core's, before each command): binds and checks
+    /// like <see cref="ClusterFor"/> but never waits for a freeze, since the write belongs to work that began before it
+    /// (a freeze in code waits for that work to end; waiting here would wait for itself). A write whose operation is
+    /// bound to a cluster its tenant was moved from is still refused.
+    /// </summary>
+    public RoutingCluster ClusterOfOpenConnection(RoutingScope? scope, bool mayWrite) => ResolveSync(scope, mayWrite, Use.OpenAlready).Cluster;
+
+    private Resolved ResolveSync(RoutingScope? scope, bool mayWrite, Use use)
     {
         if (_single is { } single)
         {
             return new Resolved(single, null);
         }
 
-        var pending = ResolveMultiAsync(scope, mayWrite, async: false, CancellationToken.None);
+        var pending = ResolveMultiAsync(scope, mayWrite, use, async: false, CancellationToken.None);
         System.Diagnostics.Debug.Assert(pending.IsCompleted, "the synchronous path never awaits");
         return pending.GetAwaiter().GetResult();
     }
 
-    /// <summary>The cluster of a statement, without taking a connection slot (nothing will be opened through RoutingSdk).</summary>
-    public RoutingCluster ClusterFor(RoutingScope? scope)
+    /// <summary>What the resolved cluster is for.</summary>
+    private enum Use
     {
-        var resolved = Resolve(scope, mayWrite: false);
-        resolved.Lease?.Release();
-        return resolved.Cluster;
+        /// <summary>A connection about to open: the tenant's slot is taken, a frozen tenant's write waits.</summary>
+        Open,
+
+        /// <summary>No connection opened by RoutingSdk: no slot, a frozen tenant's write waits.</summary>
+        Lookup,
+
+        /// <summary>A statement on a connection open already: no slot, no wait for a freeze.</summary>
+        OpenAlready,
     }
 
     /// <summary>A statement's cluster and, within a tenant scope, the tenant's connection slot there.</summary>
     internal readonly record struct Resolved(RoutingCluster Cluster, TenantLease? Lease);
+
+    /// <summary>A tenant's slots on a cluster (a freeze's drain, the load page).</summary>
+    public TenantSlots SlotsOf(RoutingCluster cluster, string tenant) => cluster.Slots(tenant, _snapshot.Map);
 
     /// <summary>The cluster whose settings apply where no statement is being routed yet (the current tenant's if it has one, else the fallback).</summary>
     public RoutingCluster ForSettings()
@@ -140,92 +165,144 @@ internal sealed partial class ClusterSet : IHostedService, IDisposable
     /// <summary>The current tenant's cluster by the map and default only (no operation or transaction binding, no freeze).</summary>
     public RoutingCluster ForSettingsStrict() => _single ?? Lookup(_snapshot, TenantScope.CurrentTenant);
 
-    private async ValueTask<Resolved> ResolveMultiAsync(RoutingScope? scope, bool mayWrite, bool async, CancellationToken cancellationToken)
+    private async ValueTask<Resolved> ResolveMultiAsync(RoutingScope? scope, bool mayWrite, Use use, bool async, CancellationToken cancellationToken)
     {
         long deadline = 0;
         while (true)
         {
             var snapshot = _snapshot;
             var tenant = TenantScope.CurrentTenant;
-            var cluster = Lookup(snapshot, tenant);
+            var cluster = Effective(scope, tenant, Lookup(snapshot, tenant), mayWrite);
 
-            // One operation, one cluster: its read-your-writes positions mean nothing elsewhere. An operation that began
-            // before its tenant was moved finishes its reads where it began; a write there would land on the old cluster.
-            if (scope is not null)
+            TenantLease? lease = null;
+            if (tenant is not null && use == Use.Open)
             {
-                var binding = scope.Operation.BindCluster(tenant, cluster);
-                if (!string.Equals(binding.Tenant, tenant, StringComparison.OrdinalIgnoreCase))
-                {
-                    throw new CrossClusterOperationException(
-                        ((RoutingCluster)binding.Cluster).Name!, cluster.Name!,
-                        $"The operation {Describe(scope)} began for {TenantText(binding.Tenant)} on {((RoutingCluster)binding.Cluster).DisplayName} and now runs for {TenantText(tenant)}. "
-                        + "One operation serves one tenant: begin the TenantScope outside the RoutingScope (or [ReadReplica]/[MasterOnly] method), one operation per tenant.");
-                }
+                lease = await cluster.Slots(tenant, snapshot.Map).AcquireAsync(
+                    snapshot.Options.MaxConnectionsPerTenant, snapshot.Options.LimitWaitTimeout, mayWrite, async, cancellationToken).ConfigureAwait(false);
+            }
 
-                if (!ReferenceEquals(binding.Cluster, cluster))
-                {
-                    var bound = (RoutingCluster)binding.Cluster;
-                    if (mayWrite)
-                    {
-                        throw new CrossClusterOperationException(
-                            bound.Name!, cluster.Name!,
-                            $"Tenant '{tenant}' was moved from {bound.DisplayName} to {cluster.DisplayName} while the operation {Describe(scope)} ran; its write was not sent "
-                            + $"(it would have landed on {bound.DisplayName}). Repeat the operation: it will run on {cluster.DisplayName}.");
-                    }
+            // A write's slot is taken before the freeze is checked: a freeze either sees the write running (and its drain
+            // waits for it) or the write sees the freeze (and waits for it to end). Nothing is bound before that, so a
+            // write that waited goes wherever the tenant is when the freeze ends.
+            if (mayWrite && use != Use.OpenAlready && tenant is not null && IsFrozen(_snapshot, tenant))
+            {
+                lease?.Release();
+                deadline = deadline == 0 ? Environment.TickCount64 + (long)snapshot.Options.FreezeWaitTimeout.TotalMilliseconds : deadline;
+                await WaitForThawAsync(snapshot, tenant, deadline, async, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
 
-                    cluster = bound;
+            try
+            {
+                if (Bind(scope, tenant, cluster))
+                {
+                    return new Resolved(cluster, lease);
                 }
             }
-
-            if (System.Transactions.Transaction.Current is { } transaction)
+            catch
             {
-                var owner = _transactions.GetValue(transaction, _ => cluster);
-                if (!ReferenceEquals(owner, cluster))
-                {
-                    throw new CrossClusterOperationException(
-                        owner.Name!, cluster.Name!,
-                        $"A TransactionScope begun on {owner.DisplayName} would reach {cluster.DisplayName} ({TenantText(tenant)}): a transaction cannot span clusters. "
-                        + "Use one TransactionScope per tenant.");
-                }
+                lease?.Release();
+                throw;
             }
 
-            if (tenant is null)
-            {
-                return new Resolved(cluster, null);
-            }
-
-            var options = snapshot.Options;
-            var lease = await cluster.Slots(tenant).AcquireAsync(options.MaxConnectionsPerTenant, options.LimitWaitTimeout, mayWrite, async, cancellationToken).ConfigureAwait(false);
-            if (!mayWrite || !IsFrozen(_snapshot, tenant))
-            {
-                return new Resolved(cluster, lease);
-            }
-
-            lease.Release();
-
-            // A frozen tenant's write waits for the move to finish (the map may point elsewhere then: resolved again).
-            deadline = deadline == 0 ? Environment.TickCount64 + (long)snapshot.Options.FreezeWaitTimeout.TotalMilliseconds : deadline;
-            var left = deadline - Environment.TickCount64;
-            if (left <= 0)
-            {
-                throw new TenantFrozenException(
-                    tenant,
-                    $"Tenant '{tenant}' has its writes frozen (a move between clusters is in progress) and the freeze did not end within Tenants.FreezeWaitTimeout "
-                    + $"({snapshot.Options.FreezeWaitTimeout}). Nothing was sent; repeat the operation once the move is done. Reads of the tenant continue meanwhile.");
-            }
-
-            var changed = snapshot.Changed.Task;
-            if (async)
-            {
-                await Task.WhenAny(changed, Task.Delay(TimeSpan.FromMilliseconds(left), cancellationToken)).ConfigureAwait(false);
-            }
-            else
-            {
-                Task.WaitAny([changed], (int)Math.Min(left, int.MaxValue), cancellationToken);
-            }
-
-            cancellationToken.ThrowIfCancellationRequested();
+            lease?.Release(); // another statement of the operation bound it meanwhile: resolve again under its binding
         }
+    }
+
+    /// <summary>
+    /// The cluster a statement goes to: the operation's, if it is bound already (an operation that began before its
+    /// tenant was moved finishes its reads where it began), else <paramref name="mapped"/>. Throws when the operation
+    /// serves another tenant, when a write would land on a cluster its tenant was moved from, or when the current
+    /// TransactionScope belongs to another cluster.
+    /// </summary>
+    private RoutingCluster Effective(RoutingScope? scope, string? tenant, RoutingCluster mapped, bool mayWrite)
+    {
+        var cluster = mapped;
+        if (scope?.Operation.BoundCluster is { } binding)
+        {
+            var bound = (RoutingCluster)binding.Cluster;
+            if (!string.Equals(binding.Tenant, tenant, StringComparison.OrdinalIgnoreCase))
+            {
+                throw new CrossClusterOperationException(
+                    bound.Name!, mapped.Name!,
+                    $"The operation {Describe(scope)} began for {TenantText(binding.Tenant)} on {bound.DisplayName} and now runs for {TenantText(tenant)}. "
+                    + "One operation serves one tenant: begin the TenantScope outside the RoutingScope (or [ReadReplica]/[MasterOnly] method), one operation per tenant.");
+            }
+
+            if (!ReferenceEquals(bound, mapped))
+            {
+                if (mayWrite)
+                {
+                    throw new CrossClusterOperationException(
+                        bound.Name!, mapped.Name!,
+                        $"Tenant '{tenant}' was moved from {bound.DisplayName} to {mapped.DisplayName} while the operation {Describe(scope)} ran; its write was not sent "
+                        + $"(it would have landed on {bound.DisplayName}). Repeat the operation: it will run on {mapped.DisplayName}.");
+                }
+
+                cluster = bound;
+            }
+        }
+
+        if (System.Transactions.Transaction.Current is { } transaction && _transactions.TryGetValue(transaction, out var owner) && !ReferenceEquals(owner, cluster))
+        {
+            throw CrossTransaction(owner, cluster, tenant);
+        }
+
+        return cluster;
+    }
+
+    /// <summary>Binds the operation and the current TransactionScope to <paramref name="cluster"/>; false when another statement of the operation bound it elsewhere first.</summary>
+    private bool Bind(RoutingScope? scope, string? tenant, RoutingCluster cluster)
+    {
+        if (scope is not null)
+        {
+            var binding = scope.Operation.BindCluster(tenant, cluster);
+            if (!ReferenceEquals(binding.Cluster, cluster) || !string.Equals(binding.Tenant, tenant, StringComparison.OrdinalIgnoreCase))
+            {
+                return false;
+            }
+        }
+
+        if (System.Transactions.Transaction.Current is { } transaction)
+        {
+            var owner = _transactions.GetValue(transaction, _ => cluster);
+            if (!ReferenceEquals(owner, cluster))
+            {
+                throw CrossTransaction(owner, cluster, tenant);
+            }
+        }
+
+        return true;
+    }
+
+    private static CrossClusterOperationException CrossTransaction(RoutingCluster owner, RoutingCluster cluster, string? tenant) =>
+        new(owner.Name!, cluster.Name!,
+            $"A TransactionScope begun on {owner.DisplayName} would reach {cluster.DisplayName} ({TenantText(tenant)}): a transaction cannot span clusters. "
+            + "Use one TransactionScope per tenant.");
+
+    /// <summary>A frozen tenant's write waits for the next change (a thaw, a map edit) until <paramref name="deadline"/>, then fails with nothing sent.</summary>
+    private static async ValueTask WaitForThawAsync(Snapshot snapshot, string tenant, long deadline, bool async, CancellationToken cancellationToken)
+    {
+        var left = deadline - Environment.TickCount64;
+        if (left <= 0)
+        {
+            throw new TenantFrozenException(
+                tenant,
+                $"Tenant '{tenant}' has its writes frozen (a move between clusters is in progress) and the freeze did not end within Tenants.FreezeWaitTimeout "
+                + $"({snapshot.Options.FreezeWaitTimeout}). Nothing was sent; repeat the operation once the move is done. Reads of the tenant continue meanwhile.");
+        }
+
+        var changed = snapshot.Changed.Task;
+        if (async)
+        {
+            await Task.WhenAny(changed, Task.Delay(TimeSpan.FromMilliseconds(left), cancellationToken)).ConfigureAwait(false);
+        }
+        else
+        {
+            Task.WaitAny([changed], (int)Math.Min(left, int.MaxValue), cancellationToken);
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
     }
 
     private static string Describe(RoutingScope scope) => scope.Scenario is { } s ? $"'{s}'" : "(no scenario)";
@@ -360,9 +437,10 @@ internal sealed partial class ClusterSet : IHostedService, IDisposable
             ClusterRemoved(_logger, name); // still running; nothing maps to it (validated)
         }
 
+        var tagged = options.Tenants.TagMetricsWithTenant ? options.Tenants.Map.Keys.ToFrozenSet(StringComparer.OrdinalIgnoreCase) : null;
         foreach (var cluster in clusters.Values)
         {
-            cluster.Router.Metrics.TagTenant = options.Tenants.TagMetricsWithTenant;
+            cluster.Router.Metrics.TaggedTenants = tagged;
         }
 
         var map = options.Tenants.Map.ToFrozenDictionary(e => e.Key, e => clusters[e.Value], StringComparer.OrdinalIgnoreCase);

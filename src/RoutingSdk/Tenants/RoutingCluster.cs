@@ -42,7 +42,31 @@ internal sealed class RoutingCluster
     public bool Owned { get; }
 
     /// <summary>The connection slots and load of a tenant on this cluster.</summary>
-    public TenantSlots Slots(string tenant) => _tenants.GetOrAdd(tenant, t => new TenantSlots(t, this));
+    public TenantSlots Slots(string tenant, IReadOnlyDictionary<string, RoutingCluster> map)
+    {
+        if (_tenants.TryGetValue(tenant, out var slots))
+        {
+            return slots;
+        }
+
+        // Tenants served by the default cluster without a map entry may be many and short-lived (a header's values):
+        // past a bound, the idle ones are forgotten (their counters with them) instead of being kept for good.
+        if (_tenants.Count >= MaxTrackedTenants)
+        {
+            foreach (var entry in _tenants)
+            {
+                if (entry.Value.IsIdle && !map.ContainsKey(entry.Key))
+                {
+                    _tenants.TryRemove(entry);
+                }
+            }
+        }
+
+        return _tenants.GetOrAdd(tenant, static (t, cluster) => new TenantSlots(t, cluster), this);
+    }
+
+    /// <summary>How many tenants a cluster tracks before it forgets idle tenants that are not in the map.</summary>
+    internal const int MaxTrackedTenants = 1_000;
 
     /// <summary>Every tenant seen on this cluster, with its load.</summary>
     public IEnumerable<TenantSlots> Tenants => _tenants.Values;

@@ -61,14 +61,14 @@ public sealed class RoutingTenants
         var freeze = _clusters.Freeze(tenant);
         try
         {
-            var drained = _clusters.Clusters.Select(c => c.Slots(tenant).WritesDrained).ToArray();
+            var drained = _clusters.Clusters.Select(c => _clusters.SlotsOf(c, tenant).WritesDrained).ToArray();
             await Task.WhenAll(drained).WaitAsync(drainTimeout, cancellationToken).ConfigureAwait(false);
             return freeze;
         }
         catch (TimeoutException)
         {
             freeze.Dispose();
-            var open = _clusters.Clusters.Sum(c => c.Slots(tenant).OpenMayWrite);
+            var open = _clusters.Clusters.Sum(c => _clusters.SlotsOf(c, tenant).OpenMayWrite);
             throw new TimeoutException(
                 $"Tenant '{tenant}' still had {open} connection(s) that may write after {drainTimeout}: its writes were not frozen. "
                 + "Find what holds them (a long transaction, a connection opened by hand) and try again, or give the drain more time.");

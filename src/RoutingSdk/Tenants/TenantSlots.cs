@@ -24,6 +24,18 @@ internal sealed class TenantSlots(string tenant, RoutingCluster cluster)
     /// <summary>Connections open now that may write (the primary for a write, a transaction or a user-opened connection).</summary>
     public int OpenMayWrite => Volatile.Read(ref _openMayWrite);
 
+    /// <summary>Nothing open and nobody waiting: the entry can be forgotten.</summary>
+    public bool IsIdle
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _open == 0 && _waiters.Count == 0;
+            }
+        }
+    }
+
     /// <summary>Connections opened since start.</summary>
     public long Connections => Interlocked.Read(ref _connections);
 
@@ -103,6 +115,15 @@ internal sealed class TenantSlots(string tenant, RoutingCluster cluster)
         lock (_lock)
         {
             return Handed(mayWrite);
+        }
+    }
+
+    /// <summary>Counts a connection that is open already (opened by the caller): never waits, even past the limit.</summary>
+    public TenantLease Count(bool mayWrite)
+    {
+        lock (_lock)
+        {
+            return Take(mayWrite);
         }
     }
 

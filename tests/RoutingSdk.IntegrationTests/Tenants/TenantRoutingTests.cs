@@ -174,6 +174,38 @@ public sealed class TenantRoutingTests(ClusterFixture shared, SecondClusterFixtu
     }
 
     [Fact]
+    public async Task A_tenant_limited_to_one_connection_runs_an_ef_core_transaction_and_its_queries()
+    {
+        // Every command on the open connection checks its cluster: that check must not ask for a second slot.
+        var configuration = TenantTopology.Configuration(_topology.Settings(new Dictionary<string, string?>
+        {
+            ["Routing:Tenants:MaxConnectionsPerTenant"] = "1",
+            ["Routing:Tenants:LimitWaitTimeout"] = "00:00:02",
+        }));
+        await using var services = TenantTopology.Services(configuration);
+        using var tenant = TenantScope.Begin("initech");
+        await using var scope = services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<TenantDb>();
+        var token = Guid.NewGuid();
+        await using (var tx = await db.Database.BeginTransactionAsync())
+        {
+            db.Entries.Add(new TenantEntry { Tenant = "initech", Token = token });
+            await db.SaveChangesAsync();
+            Assert.Equal(1, await db.Entries.CountAsync(e => e.Token == token));
+            var server = await Identity(db);
+            Assert.Equal(_dedicatedId, server.SystemIdentifier);
+            Assert.False(server.InRecovery);
+            await tx.CommitAsync();
+        }
+
+        Assert.Equal(_dedicatedId, (await Identity(db)).SystemIdentifier);
+        var load = services.GetRequiredService<RoutingTenants>().GetLoad().Single(l => l.Tenant == "initech" && l.Cluster == TenantTopology.Dedicated);
+        Assert.Equal(0, load.OpenConnections);
+        Assert.Equal(0, load.Rejected);
+        Assert.Contains(await TenantTopology.EntriesAsync(dedicated.Cluster, "initech"), e => e.Token == token);
+    }
+
+    [Fact]
     public async Task A_pooled_context_reused_for_another_tenant_never_keeps_the_previous_tenants_connection()
     {
         var configuration = TenantTopology.Configuration(_topology.Settings());

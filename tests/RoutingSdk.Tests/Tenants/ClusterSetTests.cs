@@ -229,9 +229,108 @@ public sealed class ClusterSetTests
         first!.Release();
         first.Release(); // once only
         var handed = (await second.WaitAsync(TimeSpan.FromSeconds(10))).Lease;
-        Assert.Equal(1, shared.Slots("acme").Open);
+        Assert.Equal(1, set.SlotsOf(shared, "acme").Open);
         handed!.Release();
-        Assert.Equal(0, shared.Slots("acme").Open);
+        Assert.Equal(0, set.SlotsOf(shared, "acme").Open);
+    }
+
+    [Fact]
+    public async Task A_tenant_at_its_limit_still_gets_its_open_connections_cluster_without_waiting_for_a_slot()
+    {
+        // EF Core checks the cluster before every command on a connection that holds the tenant's only slot.
+        var (provider, _) = Build(Settings(new() { ["Routing:Tenants:MaxConnectionsPerTenant"] = "1", ["Routing:Tenants:LimitWaitTimeout"] = "00:00:30" }));
+        using var _p = provider;
+        var set = provider.GetRequiredService<ClusterSet>();
+        var shared = set.Clusters.Single(c => c.Name == "shared");
+        using var tenant = TenantScope.Begin("acme");
+        var open = (await set.ResolveAsync(null, mayWrite: true, async: true, CancellationToken.None)).Lease;
+        var lookups = Task.Run(() => (set.ClusterFor(null), set.ClusterFor(null, mayWrite: true), set.ClusterOfOpenConnection(null, mayWrite: true)));
+        var (read, write, onOpen) = await lookups.WaitAsync(TimeSpan.FromSeconds(10)); // would wait the 30 s out if a lookup took a slot
+        Assert.All(new[] { read, write, onOpen }, c => Assert.Same(shared, c));
+        Assert.Equal(1, set.SlotsOf(shared, "acme").Open);
+        Assert.Equal(1, set.SlotsOf(shared, "acme").Connections);
+        open!.Release();
+    }
+
+    [Fact]
+    public async Task A_write_that_waited_out_a_freeze_as_its_operations_first_statement_goes_to_the_tenants_new_cluster()
+    {
+        var (provider, configuration) = Build(Settings(new() { ["Routing:Tenants:FreezeWaitTimeout"] = "00:00:30" }));
+        using var _p = provider;
+        var set = provider.GetRequiredService<ClusterSet>();
+        var tenants = provider.GetRequiredService<RoutingTenants>();
+        using var tenant = TenantScope.Begin("acme");
+        var freeze = await tenants.FreezeWritesAsync("acme", TimeSpan.FromSeconds(5));
+        var scope = RoutingScope.Begin(RouteKind.MasterOnly, "Orders.Post");
+        var write = set.ResolveAsync(scope, mayWrite: true, async: true, CancellationToken.None).AsTask();
+        await Task.Delay(50);
+        Assert.False(write.IsCompleted);
+        configuration["Routing:Tenants:Map:acme"] = "dedicated";
+        configuration.Reload();
+        freeze.Dispose();
+        var resolved = await write.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal("dedicated", resolved.Cluster.Name); // not bound to shared while it waited
+        Assert.Equal("dedicated", ((RoutingCluster)scope.Operation.BoundCluster!.Cluster).Name);
+        resolved.Lease!.Release();
+        scope.Dispose();
+    }
+
+    [Fact]
+    public async Task A_write_on_a_connection_opened_before_its_tenant_moved_is_refused_and_does_not_wait_for_a_freeze()
+    {
+        var (provider, configuration) = Build(Settings(new() { ["Routing:Tenants:FreezeWaitTimeout"] = "00:00:30" }));
+        using var _p = provider;
+        var set = provider.GetRequiredService<ClusterSet>();
+        var tenants = provider.GetRequiredService<RoutingTenants>();
+        using var tenant = TenantScope.Begin("acme");
+        using var scope = RoutingScope.Begin(RouteKind.MasterOnly, "Orders.Post");
+        var opened = set.Resolve(scope, mayWrite: true); // the connection opens on shared
+        var draining = tenants.FreezeWritesAsync("acme", TimeSpan.FromSeconds(10));
+
+        // The running write's next statement is not held by the freeze its own connection holds up.
+        Assert.Equal("shared", (await Task.Run(() => set.ClusterOfOpenConnection(scope, mayWrite: true)).WaitAsync(TimeSpan.FromSeconds(10))).Name);
+        opened.Lease!.Release();
+        using var freeze = await draining;
+
+        configuration["Routing:Tenants:Map:acme"] = "dedicated";
+        configuration.Reload();
+        var moved = Assert.Throws<CrossClusterOperationException>(() => set.ClusterOfOpenConnection(scope, mayWrite: true));
+        Assert.Equal("shared", moved.BoundCluster);
+        Assert.Equal("dedicated", moved.RequestedCluster);
+        Assert.Same(set.Clusters.Single(c => c.Name == "shared"), set.ClusterOfOpenConnection(scope, mayWrite: false)); // its reads finish where it began
+    }
+
+    [Fact]
+    public async Task Tenants_outside_the_map_are_forgotten_when_idle_past_a_bound_while_mapped_ones_are_kept()
+    {
+        var (provider, _) = Build(Settings(new() { ["Routing:Tenants:DefaultCluster"] = "shared" }));
+        using var _p = provider;
+        var set = provider.GetRequiredService<ClusterSet>();
+        var shared = set.Clusters.Single(c => c.Name == "shared");
+        using (TenantScope.Begin("acme"))
+        {
+            (await set.ResolveAsync(null, false, true, CancellationToken.None)).Lease!.Release();
+        }
+
+        TenantLease? busy;
+        using (TenantScope.Begin("header-value-busy"))
+        {
+            busy = (await set.ResolveAsync(null, false, true, CancellationToken.None)).Lease;
+        }
+
+        for (var i = 0; i < RoutingCluster.MaxTrackedTenants + 200; i++)
+        {
+            using (TenantScope.Begin($"header-value-{i}"))
+            {
+                (await set.ResolveAsync(null, false, true, CancellationToken.None)).Lease!.Release();
+            }
+        }
+
+        var tracked = shared.Tenants.Select(t => t.Tenant).ToList();
+        Assert.True(tracked.Count <= RoutingCluster.MaxTrackedTenants + 1, $"{tracked.Count} tenants tracked");
+        Assert.Contains("acme", tracked); // in the map: its counters stay
+        Assert.Contains("header-value-busy", tracked); // not idle
+        busy!.Release();
     }
 
     [Fact]
@@ -251,8 +350,8 @@ public sealed class ClusterSetTests
         cancel.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled);
         first!.Release();
-        Assert.Equal(0, shared.Slots("acme").Open);
-        Assert.Equal(2, shared.Slots("acme").Rejected);
+        Assert.Equal(0, set.SlotsOf(shared, "acme").Open);
+        Assert.Equal(2, set.SlotsOf(shared, "acme").Rejected);
     }
 
     [Fact]
