@@ -133,5 +133,10 @@ public sealed class TenantFaultTests(ClusterFixture shared, SecondClusterFixture
         Assert.All(done.Where(d => d.Write), d => Assert.False(d.Server.InRecovery));
 
         Assert.Contains(done, d => d.At > thawedAt && d.Tenant == "initech" && d.Server.InRecovery);
+
+        // Connections aborted on the frozen node gave their tenant slots back: nothing is held once the work stopped.
+        var load = services.GetRequiredService<RoutingTenants>().GetLoad();
+        Assert.All(load, l => Assert.True(l.OpenConnections == 0, $"{l.Tenant} still holds {l.OpenConnections} connection(s) on {l.Cluster}"));
+        Assert.Contains(load, l => l.Tenant == "initech" && l.Connections > 0);
     }
 }

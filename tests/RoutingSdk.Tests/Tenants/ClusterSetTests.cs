@@ -467,8 +467,14 @@ public sealed class ClusterSetTests
         }
 
         configuration["Routing:Tenants:TagMetricsWithTenant"] = "true";
+        configuration["Routing:Tenants:DefaultCluster"] = "shared";
         configuration.Reload();
         using (TenantScope.Begin("acme"))
+        {
+            Assert.Equal("shared", set.ClusterFor(null).Router.Decide(RouteRequest.Write, null).ClusterName);
+        }
+
+        using (TenantScope.Begin("from-a-header-7f3a"))
         {
             Assert.Equal("shared", set.ClusterFor(null).Router.Decide(RouteRequest.Write, null).ClusterName);
         }
@@ -477,6 +483,8 @@ public sealed class ClusterSetTests
         {
             Assert.Contains(("dedicated", (string?)null), seen);
             Assert.Contains(("shared", "acme"), seen);
+            Assert.Contains(("shared", "(unmapped)"), seen); // a tenant outside the map is not a series of its own
+            Assert.DoesNotContain(seen, s => s.Tenant == "from-a-header-7f3a");
             Assert.DoesNotContain(seen, s => s.Tenant == "initech");
         }
     }
