@@ -10,16 +10,23 @@ public readonly record struct CausalToken
 {
     private const string Prefix = "lsn:";
 
-    internal CausalToken(ulong lsn, int timeline = 0)
+    internal CausalToken(ulong lsn, int timeline = 0, string? cluster = null)
     {
         Lsn = lsn;
         Timeline = timeline;
+        Cluster = cluster;
     }
 
     internal ulong Lsn { get; }
 
     /// <summary>The primary's timeline when the token was taken; 0 when unknown (a token of an earlier version).</summary>
     internal int Timeline { get; }
+
+    /// <summary>
+    /// The cluster (<see cref="RoutingOptions.Clusters"/>) whose primary the position belongs to; <see langword="null"/>
+    /// with one cluster configured. A position means nothing on another cluster's WAL.
+    /// </summary>
+    internal string? Cluster { get; }
 
     /// <summary>Parses a token made by <see cref="ToString"/>.</summary>
     /// <exception cref="FormatException">The text is not a causal token.</exception>
@@ -28,7 +35,7 @@ public readonly record struct CausalToken
         ArgumentNullException.ThrowIfNull(text);
         return TryParse(text, out var token)
             ? token
-            : throw new FormatException($"'{text}' is not a RoutingSdk causal token (expected 'lsn:<hex>/<hex>' or 'lsn:<hex>/<hex>@<timeline>', as made by CausalToken.ToString()).");
+            : throw new FormatException($"'{text}' is not a RoutingSdk causal token (expected 'lsn:<hex>/<hex>', optionally followed by '@<timeline>' and '~<cluster>', as made by CausalToken.ToString()).");
     }
 
     /// <summary>Parses a token made by <see cref="ToString"/>.</summary>
@@ -41,6 +48,19 @@ public readonly record struct CausalToken
         }
 
         var body = text.AsSpan(Prefix.Length);
+        string? cluster = null;
+        var tilde = body.LastIndexOf('~');
+        if (tilde >= 0)
+        {
+            cluster = Uri.UnescapeDataString(body[(tilde + 1)..].ToString());
+            if (cluster.Length == 0)
+            {
+                return false;
+            }
+
+            body = body[..tilde];
+        }
+
         var timeline = 0;
         var at = body.IndexOf('@');
         if (at >= 0)
@@ -58,15 +78,17 @@ public readonly record struct CausalToken
             return false;
         }
 
-        token = new CausalToken(lsn, timeline);
+        token = new CausalToken(lsn, timeline, cluster);
         return true;
     }
 
     /// <summary>
     /// The token as text: <c>lsn:XXXXXXXX/XXXXXXXX@T</c>, PostgreSQL's own LSN notation and the primary's timeline
-    /// (a failover starts a new one). Tokens without <c>@T</c> are accepted too.
+    /// (a failover starts a new one), and with several clusters configured <c>~cluster</c>, the cluster it was taken
+    /// on. Tokens without <c>@T</c> or <c>~cluster</c> are accepted too.
     /// </summary>
-    public override string ToString() => Prefix + FormatLsn(Lsn) + (Timeline > 0 ? "@" + Timeline.ToString(CultureInfo.InvariantCulture) : "");
+    public override string ToString() =>
+        Prefix + FormatLsn(Lsn) + (Timeline > 0 ? "@" + Timeline.ToString(CultureInfo.InvariantCulture) : "") + (Cluster is { } c ? "~" + Uri.EscapeDataString(c) : "");
 
     internal static string FormatLsn(ulong lsn) => $"{lsn >> 32:X}/{lsn & 0xFFFFFFFF:X}";
 

@@ -36,6 +36,28 @@ internal sealed class OperationState
     }
 
     private ClusterBinding? _cluster;
+    private string? _tokenCluster;
+
+    /// <summary>The cluster of the causal tokens this operation waits for (several clusters configured), if any.</summary>
+    public string? TokenCluster => Volatile.Read(ref _tokenCluster);
+
+    /// <summary>Records the cluster of a causal token; tokens of two clusters cannot both be waited for.</summary>
+    public void RequireTokenCluster(string? cluster)
+    {
+        if (cluster is null)
+        {
+            return;
+        }
+
+        var current = Interlocked.CompareExchange(ref _tokenCluster, cluster, null);
+        if (current is not null && !string.Equals(current, cluster, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new CrossClusterOperationException(
+                current, cluster,
+                $"The operation waits for causal tokens of two clusters ('{current}' and '{cluster}'): a token orders reads of its own cluster only. "
+                + "Wait for the token of the cluster the operation's tenant reads from, one operation per tenant.");
+        }
+    }
 
     /// <summary>The cluster binding in force, if a statement of the operation has run (several clusters configured).</summary>
     public ClusterBinding? BoundCluster => Volatile.Read(ref _cluster);

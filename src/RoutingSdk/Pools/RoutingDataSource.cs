@@ -29,9 +29,10 @@ public sealed class RoutingDataSource : DbDataSource
     /// </summary>
     public async Task<CausalToken> GetCausalTokenAsync(CancellationToken cancellationToken = default)
     {
-        var router = _clusters.ForSettingsStrict().Router;
+        var cluster = _clusters.ClusterFor(RoutingScope.Current); // the operation's cluster (several configured), else the tenant's
+        var router = cluster.Router;
         var (lsn, timeline) = await router.Gate.PrimaryPosition(await router.PrimaryAsync(cancellationToken).ConfigureAwait(false), async: true, cancellationToken).ConfigureAwait(false);
-        return new CausalToken(lsn, timeline);
+        return new CausalToken(lsn, timeline, cluster.Name);
     }
 
     /// <summary>The primary's connection string (without a password); the actual node is chosen per connection.</summary>

@@ -75,6 +75,7 @@ public sealed class RoutingScope : IDisposable
     /// </summary>
     public void WaitFor(CausalToken token)
     {
+        Operation.RequireTokenCluster(token.Cluster);
         Operation.Require(token.Lsn);
         Operation.RequireTimeline(token.Timeline);
     }

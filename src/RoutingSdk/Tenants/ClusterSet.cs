@@ -1,5 +1,4 @@
 using System.Collections.Frozen;
-using System.Runtime.CompilerServices;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -25,7 +24,9 @@ internal sealed partial class ClusterSet : IHostedService, IDisposable
     private readonly IServiceProvider? _services;
     private readonly ILogger _logger;
     private readonly object _applyLock = new();
-    private readonly ConditionalWeakTable<System.Transactions.Transaction, RoutingCluster> _transactions = new();
+    // TransactionScopes by their local identifier, which a DependentClone (another thread's share of the same
+    // transaction) has too; removed when the transaction completes.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, RoutingCluster> _transactions = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _frozenInCode = new(StringComparer.OrdinalIgnoreCase);
     private volatile Snapshot _snapshot = Snapshot.Empty;
     private IDisposable? _subscription;
@@ -243,7 +244,18 @@ internal sealed partial class ClusterSet : IHostedService, IDisposable
             }
         }
 
-        if (System.Transactions.Transaction.Current is { } transaction && _transactions.TryGetValue(transaction, out var owner) && !ReferenceEquals(owner, cluster))
+        // A causal token's position belongs to the WAL of the cluster it was taken on: compared with another cluster's
+        // replay position it would let a stale read through, or wait for nothing.
+        if (scope?.Operation.TokenCluster is { } tokenCluster && !string.Equals(tokenCluster, cluster.Name, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new CrossClusterOperationException(
+                tokenCluster, cluster.Name!,
+                $"The operation {Describe(scope)} waits for a causal token taken on cluster '{tokenCluster}' and runs for {TenantText(tenant)} on {cluster.DisplayName}. "
+                + "Nothing was sent: a token orders reads of its own cluster only. Hand a token only to operations of the same tenant (and not across a move).");
+        }
+
+        if (System.Transactions.Transaction.Current is { } transaction
+            && _transactions.TryGetValue(transaction.TransactionInformation.LocalIdentifier, out var owner) && !ReferenceEquals(owner, cluster))
         {
             throw CrossTransaction(owner, cluster, tenant);
         }
@@ -265,8 +277,12 @@ internal sealed partial class ClusterSet : IHostedService, IDisposable
 
         if (System.Transactions.Transaction.Current is { } transaction)
         {
-            var owner = _transactions.GetValue(transaction, _ => cluster);
-            if (!ReferenceEquals(owner, cluster))
+            var id = transaction.TransactionInformation.LocalIdentifier;
+            if (_transactions.TryAdd(id, cluster))
+            {
+                transaction.TransactionCompleted += (_, _) => _transactions.TryRemove(new KeyValuePair<string, RoutingCluster>(id, cluster));
+            }
+            else if (_transactions.TryGetValue(id, out var owner) && !ReferenceEquals(owner, cluster))
             {
                 throw CrossTransaction(owner, cluster, tenant);
             }

@@ -6,6 +6,8 @@ public sealed class CausalTokenTests
     [InlineData("lsn:0/16B3748", 0x16B3748UL)]
     [InlineData("lsn:1A/FF", (0x1AUL << 32) | 0xFF)]
     [InlineData("lsn:0/16B3748@3", 0x16B3748UL)]
+    [InlineData("lsn:0/16B3748@3~shared", 0x16B3748UL)]
+    [InlineData("lsn:0/16B3748~eu%20north", 0x16B3748UL)]
     public void Token_round_trips_through_text(string text, ulong lsn)
     {
         var token = CausalToken.Parse(text);
@@ -21,6 +23,7 @@ public sealed class CausalTokenTests
     [InlineData("lsn:0/16B3748@")]
     [InlineData("lsn:0/16B3748@0")]
     [InlineData("lsn:0/16B3748@x")]
+    [InlineData("lsn:0/16B3748@3~")]
     public void Malformed_token_is_rejected_with_the_expected_form(string text)
     {
         Assert.False(CausalToken.TryParse(text, out _));

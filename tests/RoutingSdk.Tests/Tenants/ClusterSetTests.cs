@@ -147,6 +147,62 @@ public sealed class ClusterSetTests
     }
 
     [Fact]
+    public void A_causal_token_orders_reads_of_its_own_cluster_only()
+    {
+        var (provider, _) = Build(Settings());
+        using var _p = provider;
+        var set = provider.GetRequiredService<ClusterSet>();
+        var fromShared = CausalToken.Parse("lsn:0/3000000@1~shared");
+        using (TenantScope.Begin("acme"))
+        using (var print = RoutingScope.Begin(RouteKind.AsyncReplica, "Invoice.Print"))
+        {
+            print.WaitFor(fromShared);
+            Assert.Equal("shared", set.Resolve(print, mayWrite: false).Cluster.Name);
+        }
+
+        using (TenantScope.Begin("initech"))
+        using (var print = RoutingScope.Begin(RouteKind.AsyncReplica, "Invoice.Print"))
+        {
+            print.WaitFor(fromShared); // handed to another tenant's operation by mistake
+            var crossed = Assert.Throws<CrossClusterOperationException>(() => set.Resolve(print, mayWrite: false));
+            Assert.Equal("shared", crossed.BoundCluster);
+            Assert.Equal("dedicated", crossed.RequestedCluster);
+            Assert.Contains("causal token", crossed.Message);
+            Assert.Throws<CrossClusterOperationException>(() => print.WaitFor(CausalToken.Parse("lsn:0/1@1~dedicated"))); // two clusters' tokens
+        }
+    }
+
+    [Fact]
+    public async Task A_dependent_clone_of_a_transaction_on_another_thread_cannot_reach_another_cluster()
+    {
+        var (provider, _) = Build(Settings());
+        using var _p = provider;
+        var set = provider.GetRequiredService<ClusterSet>();
+        using var root = new System.Transactions.TransactionScope(System.Transactions.TransactionScopeAsyncFlowOption.Enabled);
+        using (TenantScope.Begin("acme"))
+        {
+            Assert.Equal("shared", set.Resolve(null, mayWrite: true).Cluster.Name);
+        }
+
+        var clone = System.Transactions.Transaction.Current!.DependentClone(System.Transactions.DependentCloneOption.BlockCommitUntilComplete);
+        var crossed = await Task.Run(() =>
+        {
+            using var scope = new System.Transactions.TransactionScope(clone);
+            using var tenant = TenantScope.Begin("initech");
+            try
+            {
+                return Assert.Throws<CrossClusterOperationException>(() => set.Resolve(null, mayWrite: true));
+            }
+            finally
+            {
+                scope.Complete();
+                clone.Complete();
+            }
+        });
+        Assert.Equal("shared", crossed.BoundCluster);
+    }
+
+    [Fact]
     public async Task A_frozen_tenants_write_waits_for_the_thaw_and_goes_to_the_cluster_in_force_then_while_reads_pass()
     {
         var (provider, configuration) = Build(Settings(new() { ["Routing:Tenants:FreezeWaitTimeout"] = "00:00:30" }));
