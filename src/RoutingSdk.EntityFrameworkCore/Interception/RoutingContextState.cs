@@ -50,15 +50,6 @@ internal sealed class RoutingContextState : ConcurrencyDetector, IResettableServ
                 UnconfirmedCommitNotice = e.Notice.MessageText;
             }
         };
-        // A connection that breaks (its node died, the health monitor aborted it) is closed by Npgsql without EF Core's
-        // close event: its tenant slot goes back here, not at the next open.
-        connection.StateChange += (_, e) =>
-        {
-            if (e.OriginalState == System.Data.ConnectionState.Open && e.CurrentState is System.Data.ConnectionState.Closed or System.Data.ConnectionState.Broken)
-            {
-                ReleaseLease();
-            }
-        };
         _connections = [.. _connections, (source, connection)];
         return connection;
     }

@@ -49,7 +49,7 @@ public readonly record struct CausalToken
 
         var body = text.AsSpan(Prefix.Length);
         string? cluster = null;
-        var tilde = body.LastIndexOf('~');
+        var tilde = body.IndexOf('~'); // the first: a cluster's name may hold '~' (unreserved, not escaped), the position and timeline never do
         if (tilde >= 0)
         {
             cluster = Uri.UnescapeDataString(body[(tilde + 1)..].ToString());

@@ -57,27 +57,30 @@ public sealed class RoutingDataSource : DbDataSource
 
     /// <summary>Routes like <see cref="CreateConnection()"/> and returns the decision too.</summary>
     /// <remarks>
-    /// Several clusters configured: a connection that may write (see <see cref="OpenConnectionAsync"/>) of a frozen
-    /// tenant waits here for the freeze to end. Once the caller opens it, it counts as one of the tenant's open
-    /// connections (a freeze's drain waits for it) until it closes; it is not held back by
-    /// <see cref="TenantOptions.MaxConnectionsPerTenant"/>, since its open cannot wait: <see cref="OpenConnectionAsync"/> is.
+    /// Several clusters configured: once the caller opens it, it counts as one of the tenant's open connections (a
+    /// freeze's drain waits for it) until it closes; its open is not held back by
+    /// <see cref="TenantOptions.MaxConnectionsPerTenant"/>, and a connection that may write (see
+    /// <see cref="OpenConnectionAsync"/>) is refused at its open, with nothing sent, if its tenant is frozen
+    /// (<see cref="TenantFrozenException"/>) or was moved to another cluster since it was created
+    /// (<see cref="CrossClusterOperationException"/>): an open cannot wait. <see cref="OpenConnectionAsync"/> waits.
     /// </remarks>
     public NpgsqlConnection CreateConnection(out RouteDecision decision)
     {
         var scope = RoutingScope.Current;
         var mayWrite = MayWrite(scope);
-        var cluster = _clusters.ClusterFor(scope, mayWrite);
+        var cluster = _clusters.ClusterFor(scope);
         decision = cluster.Router.Decide(Request(0), scope);
         var connection = decision.Pool.DataSource.CreateConnection();
-        if (_clusters.IsMulti && TenantScope.CurrentTenant is { } tenant)
+        if (_clusters.IsMulti && TenantScope.CurrentTenant is not null)
         {
-            var slots = _clusters.SlotsOf(cluster, tenant);
+            // Counted, and checked against a freeze or a move, when the caller opens it (in the caller's flow, so its
+            // tenant scope is the one it was created in): a refusal surfaces from Open() with nothing sent.
             Tenants.TenantLease? lease = null;
             connection.StateChange += (_, e) =>
             {
                 if (e.CurrentState == System.Data.ConnectionState.Open && e.OriginalState != System.Data.ConnectionState.Open)
                 {
-                    Interlocked.Exchange(ref lease, slots.Count(mayWrite))?.Release();
+                    Interlocked.Exchange(ref lease, _clusters.CountOpened(cluster, mayWrite))?.Release();
                 }
                 else if (e.OriginalState == System.Data.ConnectionState.Open)
                 {

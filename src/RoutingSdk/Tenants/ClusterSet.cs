@@ -106,11 +106,59 @@ internal sealed partial class ClusterSet : IHostedService, IDisposable
     public Resolved Resolve(RoutingScope? scope, bool mayWrite) => ResolveSync(scope, mayWrite, Use.Open);
 
     /// <summary>
-    /// The cluster of a statement, without taking a connection slot (nothing will be opened through RoutingSdk now).
-    /// Binds the operation and transaction like <see cref="Resolve"/>; a write (<paramref name="mayWrite"/>) of a frozen
-    /// tenant waits for the freeze, bounded, as at an open.
+    /// The cluster of a statement, without taking a connection slot (nothing will be opened through RoutingSdk now) and
+    /// without waiting for a freeze (a write checks the freeze when its connection opens). Binds the operation and
+    /// transaction like <see cref="Resolve"/>.
     /// </summary>
-    public RoutingCluster ClusterFor(RoutingScope? scope, bool mayWrite = false) => ResolveSync(scope, mayWrite, Use.Lookup).Cluster;
+    public RoutingCluster ClusterFor(RoutingScope? scope) => ResolveSync(scope, mayWrite: false, Use.Lookup).Cluster;
+
+    /// <summary>
+    /// For a connection the caller opened (<c>RoutingDataSource.CreateConnection</c>): counts it as one of the tenant's
+    /// open connections on <paramref name="cluster"/> (never waiting, even past the limit: an open cannot wait), then,
+    /// for a connection that may write, refuses it if the tenant is frozen or has moved off <paramref name="cluster"/>
+    /// since the connection was created. Counting before checking keeps the freeze's protocol: the freeze's drain sees
+    /// the connection, or the connection sees the freeze. Returns the lease to give back when it closes.
+    /// </summary>
+    public TenantLease? CountOpened(RoutingCluster cluster, bool mayWrite)
+    {
+        if (_single is not null || TenantScope.CurrentTenant is not { } tenant)
+        {
+            return null;
+        }
+
+        TenantLease? lease;
+        while ((lease = cluster.Slots(tenant, _snapshot.Map).Count(mayWrite)) is null)
+        {
+            // retired meanwhile: a new entry
+        }
+
+        if (!mayWrite)
+        {
+            return lease;
+        }
+
+        var snapshot = _snapshot;
+        if (IsFrozen(snapshot, tenant))
+        {
+            lease.Release();
+            throw new TenantFrozenException(
+                tenant,
+                $"Tenant '{tenant}' has its writes frozen (a move between clusters is in progress), and this connection, made by RoutingDataSource.CreateConnection() and opened "
+                + "by the caller, may write. Nothing was sent. An open cannot wait for the freeze to end: open through RoutingDataSource.OpenConnectionAsync(), which waits "
+                + "(Tenants.FreezeWaitTimeout), or repeat the operation once the move is done.");
+        }
+
+        if (Lookup(snapshot, tenant) is var now && !ReferenceEquals(now, cluster))
+        {
+            lease.Release();
+            throw new CrossClusterOperationException(
+                cluster.Name!, now.Name!,
+                $"Tenant '{tenant}' was moved from {cluster.DisplayName} to {now.DisplayName} after this connection was created (RoutingDataSource.CreateConnection()); "
+                + $"it was not opened for writing there (a write would have landed on {cluster.DisplayName}). Nothing was sent: create the connection again.");
+        }
+
+        return lease;
+    }
 
     /// <summary>
     /// The cluster of a statement on a connection that is open already (EF Core's, before each command): binds and checks
@@ -180,6 +228,13 @@ internal sealed partial class ClusterSet : IHostedService, IDisposable
             {
                 lease = await cluster.Slots(tenant, snapshot.Map).AcquireAsync(
                     snapshot.Options.MaxConnectionsPerTenant, snapshot.Options.LimitWaitTimeout, mayWrite, async, cancellationToken).ConfigureAwait(false);
+                if (lease is null || !ReferenceEquals(_snapshot, snapshot))
+                {
+                    // The entry was retired, or the map, a freeze or a thaw changed while the slot was awaited (a whole
+                    // move may have run meanwhile): resolve again from what is in force now.
+                    lease?.Release();
+                    continue;
+                }
             }
 
             // A write's slot is taken before the freeze is checked: a freeze either sees the write running (and its drain

@@ -55,7 +55,7 @@ internal sealed class RoutingCluster
         {
             foreach (var entry in _tenants)
             {
-                if (entry.Value.IsIdle && !map.ContainsKey(entry.Key))
+                if (!map.ContainsKey(entry.Key) && entry.Value.TryRetire())
                 {
                     _tenants.TryRemove(entry);
                 }

@@ -13,6 +13,7 @@ internal sealed class TenantSlots(string tenant, RoutingCluster cluster)
     private long _connections;
     private long _rejected;
     private TaskCompletionSource _writesDrained = Completed();
+    private bool _retired;
 
     public string Tenant { get; } = tenant;
 
@@ -24,15 +25,16 @@ internal sealed class TenantSlots(string tenant, RoutingCluster cluster)
     /// <summary>Connections open now that may write (the primary for a write, a transaction or a user-opened connection).</summary>
     public int OpenMayWrite => Volatile.Read(ref _openMayWrite);
 
-    /// <summary>Nothing open and nobody waiting: the entry can be forgotten.</summary>
-    public bool IsIdle
+    /// <summary>
+    /// Retires the entry if nothing is open and nobody waits: from then on it hands out no slot (the caller looks the
+    /// tenant up again and gets a new entry), so no connection is ever counted on an entry the cluster forgot.
+    /// </summary>
+    public bool TryRetire()
     {
-        get
+        lock (_lock)
         {
-            lock (_lock)
-            {
-                return _open == 0 && _waiters.Count == 0;
-            }
+            _retired |= _open == 0 && _waiters.Count == 0;
+            return _retired;
         }
     }
 
@@ -56,13 +58,19 @@ internal sealed class TenantSlots(string tenant, RoutingCluster cluster)
 
     /// <summary>
     /// Takes a connection slot, waiting (bounded) when the tenant holds <paramref name="limit"/> already. Returns the
-    /// lease to give back when the connection closes.
+    /// lease to give back when the connection closes; <see langword="null"/> when the entry was retired (look the
+    /// tenant up again).
     /// </summary>
-    public async ValueTask<TenantLease> AcquireAsync(int limit, TimeSpan wait, bool mayWrite, bool async, CancellationToken cancellationToken)
+    public async ValueTask<TenantLease?> AcquireAsync(int limit, TimeSpan wait, bool mayWrite, bool async, CancellationToken cancellationToken)
     {
         TaskCompletionSource? waiter = null;
         lock (_lock)
         {
+            if (_retired)
+            {
+                return null;
+            }
+
             if (limit <= 0 || _open < limit)
             {
                 return Take(mayWrite);
@@ -118,12 +126,15 @@ internal sealed class TenantSlots(string tenant, RoutingCluster cluster)
         }
     }
 
-    /// <summary>Counts a connection that is open already (opened by the caller): never waits, even past the limit.</summary>
-    public TenantLease Count(bool mayWrite)
+    /// <summary>
+    /// Counts a connection that is open already (opened by the caller): never waits, even past the limit.
+    /// <see langword="null"/> when the entry was retired (look the tenant up again).
+    /// </summary>
+    public TenantLease? Count(bool mayWrite)
     {
         lock (_lock)
         {
-            return Take(mayWrite);
+            return _retired ? null : Take(mayWrite);
         }
     }
 

@@ -20,7 +20,8 @@ public sealed class OverheadHarness(IReadOnlyDictionary<string, string> nodes, O
     private const int Orders = BenchSchema.Orders;
     private const string ProbeMark = "/* bench-probe */ ";
 
-    private sealed record SameNodeVariant(string Key, string Description, Func<ServiceProvider> Create);
+    /// <param name="OptIn">Run only when named in --variants (diagnostics that lengthen a default run).</param>
+    private sealed record SameNodeVariant(string Key, string Description, Func<ServiceProvider> Create, bool OptIn = false);
 
     private sealed record Slice(string Variant, int Round, double P50Ms, long Ops, double ClientCpuUsPerOp, double BytesPerOp)
     {
@@ -61,8 +62,12 @@ public sealed class OverheadHarness(IReadOnlyDictionary<string, string> nodes, O
             new("nomonitor", "RoutingSdk routed to sync1, Health.Enabled = false (diagnostic)", () => LiveNodeBenchmarks.Routed(primary, sync1, retry: true, monitor: false)),
             new("interceptors", "plain EF Core on sync1 + an empty connection and command interceptor (diagnostic: what EF Core charges for any interceptor)",
                 () => Plain(sync1, new AllocationBreakdown.NoOpConnectionInterceptor(), new AllocationBreakdown.NoOpCommandInterceptor())),
+            new("connonly", "plain EF Core on sync1 + an empty connection interceptor only (diagnostic, opt-in)",
+                () => Plain(sync1, new AllocationBreakdown.NoOpConnectionInterceptor()), OptIn: true),
+            new("cmdonly", "plain EF Core on sync1 + an empty command interceptor only (diagnostic, opt-in)",
+                () => Plain(sync1, new AllocationBreakdown.NoOpCommandInterceptor()), OptIn: true),
         };
-        return all.Where(v => options.Variants is null || options.Variants.Contains(v.Key)).ToList();
+        return all.Where(v => options.Variants is null ? !v.OptIn : options.Variants.Contains(v.Key)).ToList();
     }
 
     private static ServiceProvider Plain(string connectionString, params Microsoft.EntityFrameworkCore.Diagnostics.IInterceptor[] interceptors)

@@ -5,13 +5,13 @@ namespace RoutingSdk.Benchmarks.EndToEnd;
 /// <summary>
 /// What <c>overhead</c> runs: the same-node comparison (plain EF Core on sync1 against RoutingSdk routed to sync1) and
 /// the health monitor's cost on the primary. <c>overhead [--rounds n] [--slice s] [--warmup s] [--idle s]
-/// [--idle-repetitions n] [--instances n] [--variants plain,routed,nomonitor,interceptors] [--no-same-node] [--no-monitor-cost]
+/// [--idle-repetitions n] [--instances n] [--variants plain,routed,nomonitor,interceptors,connonly,cmdonly] [--no-same-node] [--no-monitor-cost]
 /// [--profile-variant key --profile-seconds s]</c>.
 /// </summary>
 public sealed record OverheadOptions
 {
     public const string Usage =
-        "overhead [--rounds <n>] [--slice <s>] [--warmup <s>] [--idle <s>] [--idle-repetitions <n>] [--instances <n>] [--variants plain,routed,nomonitor,interceptors] " +
+        "overhead [--rounds <n>] [--slice <s>] [--warmup <s>] [--idle <s>] [--idle-repetitions <n>] [--instances <n>] [--variants plain,routed,nomonitor,interceptors,connonly,cmdonly] " +
         "[--no-same-node] [--no-monitor-cost] [--profile-variant <key> --profile-seconds <s>]";
 
     /// <summary>Interleaved rounds of the same-node comparison; every variant runs once per round.</summary>

@@ -8,6 +8,7 @@ public sealed class CausalTokenTests
     [InlineData("lsn:0/16B3748@3", 0x16B3748UL)]
     [InlineData("lsn:0/16B3748@3~shared", 0x16B3748UL)]
     [InlineData("lsn:0/16B3748~eu%20north", 0x16B3748UL)]
+    [InlineData("lsn:0/16B3748@1~eu~west", 0x16B3748UL)]
     public void Token_round_trips_through_text(string text, ulong lsn)
     {
         var token = CausalToken.Parse(text);

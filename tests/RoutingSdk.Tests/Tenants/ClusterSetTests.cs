@@ -300,12 +300,80 @@ public sealed class ClusterSetTests
         var shared = set.Clusters.Single(c => c.Name == "shared");
         using var tenant = TenantScope.Begin("acme");
         var open = (await set.ResolveAsync(null, mayWrite: true, async: true, CancellationToken.None)).Lease;
-        var lookups = Task.Run(() => (set.ClusterFor(null), set.ClusterFor(null, mayWrite: true), set.ClusterOfOpenConnection(null, mayWrite: true)));
+        var lookups = Task.Run(() => (set.ClusterFor(null), set.ClusterOfOpenConnection(null, mayWrite: false), set.ClusterOfOpenConnection(null, mayWrite: true)));
         var (read, write, onOpen) = await lookups.WaitAsync(TimeSpan.FromSeconds(10)); // would wait the 30 s out if a lookup took a slot
         Assert.All(new[] { read, write, onOpen }, c => Assert.Same(shared, c));
         Assert.Equal(1, set.SlotsOf(shared, "acme").Open);
         Assert.Equal(1, set.SlotsOf(shared, "acme").Connections);
         open!.Release();
+    }
+
+    [Fact]
+    public async Task A_write_that_waited_for_a_slot_while_its_tenant_moved_goes_to_the_new_cluster()
+    {
+        var (provider, configuration) = Build(Settings(new() { ["Routing:Tenants:MaxConnectionsPerTenant"] = "1", ["Routing:Tenants:LimitWaitTimeout"] = "00:00:30" }));
+        using var _p = provider;
+        var set = provider.GetRequiredService<ClusterSet>();
+        using var tenant = TenantScope.Begin("acme");
+        var held = (await set.ResolveAsync(null, mayWrite: false, async: true, CancellationToken.None)).Lease; // a long read on shared
+        var write = set.ResolveAsync(null, mayWrite: true, async: true, CancellationToken.None).AsTask();
+        await Task.Delay(50);
+        Assert.False(write.IsCompleted);
+
+        // The whole move happens while the write waits for a slot (its wait is not a running write, so a drain misses it).
+        configuration["Routing:Tenants:Map:acme"] = "dedicated";
+        configuration.Reload();
+        held!.Release();
+        var resolved = await write.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal("dedicated", resolved.Cluster.Name);
+        Assert.Equal(0, set.SlotsOf(set.Clusters.Single(c => c.Name == "shared"), "acme").Open); // the slot it got on shared went back
+        resolved.Lease!.Release();
+    }
+
+    [Fact]
+    public async Task A_connection_the_caller_opens_is_counted_past_the_limit_and_refused_for_writing_when_frozen_or_moved()
+    {
+        var (provider, configuration) = Build(Settings(new() { ["Routing:Tenants:MaxConnectionsPerTenant"] = "1" }));
+        using var _p = provider;
+        var set = provider.GetRequiredService<ClusterSet>();
+        var tenants = provider.GetRequiredService<RoutingTenants>();
+        var shared = set.Clusters.Single(c => c.Name == "shared");
+        using var tenant = TenantScope.Begin("acme");
+        var first = set.CountOpened(shared, mayWrite: true);
+        var second = set.CountOpened(shared, mayWrite: false); // an open cannot wait: counted past the limit
+        Assert.Equal(2, set.SlotsOf(shared, "acme").Open);
+        first!.Release();
+        second!.Release();
+
+        using (await tenants.FreezeWritesAsync("acme", TimeSpan.FromSeconds(5)))
+        {
+            var frozen = Assert.Throws<TenantFrozenException>(() => set.CountOpened(shared, mayWrite: true));
+            Assert.Contains("OpenConnectionAsync", frozen.Message);
+            set.CountOpened(shared, mayWrite: false)!.Release(); // reads continue
+            Assert.Equal(0, set.SlotsOf(shared, "acme").OpenMayWrite);
+        }
+
+        configuration["Routing:Tenants:Map:acme"] = "dedicated";
+        configuration.Reload();
+        var moved = Assert.Throws<CrossClusterOperationException>(() => set.CountOpened(shared, mayWrite: true));
+        Assert.Equal("dedicated", moved.RequestedCluster);
+        Assert.Equal(0, set.SlotsOf(shared, "acme").Open);
+    }
+
+    [Fact]
+    public async Task A_retired_tenant_entry_hands_out_no_slot_and_an_entry_in_use_is_never_retired()
+    {
+        var (provider, _) = Build(Settings(new() { ["Routing:Tenants:DefaultCluster"] = "shared" }));
+        using var _p = provider;
+        var set = provider.GetRequiredService<ClusterSet>();
+        var shared = set.Clusters.Single(c => c.Name == "shared");
+        var busy = set.SlotsOf(shared, "walk-in-1");
+        var lease = await busy.AcquireAsync(0, TimeSpan.Zero, false, true, CancellationToken.None);
+        Assert.False(busy.TryRetire());
+        lease!.Release();
+        Assert.True(busy.TryRetire());
+        Assert.Null(await busy.AcquireAsync(0, TimeSpan.Zero, false, true, CancellationToken.None));
+        Assert.Null(busy.Count(mayWrite: false));
     }
 
     [Fact]
