@@ -206,6 +206,46 @@ public sealed class TenantRoutingTests(ClusterFixture shared, SecondClusterFixtu
     }
 
     [Fact]
+    public async Task A_connection_made_by_CreateConnection_is_refused_for_writing_at_its_open_while_its_tenant_is_frozen()
+    {
+        var configuration = TenantTopology.Configuration(_topology.Settings());
+        await using var services = TenantTopology.Services(configuration);
+        var routed = services.GetRequiredService<RoutingDataSource>();
+        var tenants = services.GetRequiredService<RoutingTenants>();
+        using var tenant = TenantScope.Begin("initech");
+        await using var writer = routed.CreateConnection(); // the default route: it may write
+        await using var reader = ReportConnection(routed);
+        using (await tenants.FreezeWritesAsync("initech", TimeSpan.FromSeconds(10)))
+        {
+            var frozen = await Assert.ThrowsAsync<TenantFrozenException>(() => writer.OpenAsync());
+            Assert.Contains("OpenConnectionAsync", frozen.Message);
+            await writer.CloseAsync();
+
+            await reader.OpenAsync(); // reads continue, on the tenant's cluster
+            await using var cmd = new NpgsqlCommand("SELECT system_identifier FROM pg_control_system()", reader);
+            Assert.Equal(_dedicatedId, (long)(await cmd.ExecuteScalarAsync())!);
+            Assert.Equal(0, tenants.GetLoad().Single(l => l.Tenant == "initech" && l.Cluster == TenantTopology.Dedicated).OpenWriteConnections);
+        }
+
+        await writer.OpenAsync(); // thawed: the same connection opens for writing
+        await using (var cmd = new NpgsqlCommand("SELECT system_identifier FROM pg_control_system()", writer))
+        {
+            Assert.Equal(_dedicatedId, (long)(await cmd.ExecuteScalarAsync())!);
+        }
+
+        Assert.Equal(1, tenants.GetLoad().Single(l => l.Tenant == "initech" && l.Cluster == TenantTopology.Dedicated).OpenWriteConnections);
+        await writer.CloseAsync();
+        await reader.CloseAsync();
+        Assert.Equal(0, tenants.GetLoad().Single(l => l.Tenant == "initech" && l.Cluster == TenantTopology.Dedicated).OpenConnections);
+
+        static NpgsqlConnection ReportConnection(RoutingDataSource routed)
+        {
+            using var report = RoutingScope.Begin(RouteKind.ReadReplica, "Tenants.Report", RoutingCategory.Report);
+            return routed.CreateConnection();
+        }
+    }
+
+    [Fact]
     public async Task A_pooled_context_reused_for_another_tenant_never_keeps_the_previous_tenants_connection()
     {
         var configuration = TenantTopology.Configuration(_topology.Settings());
