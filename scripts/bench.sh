@@ -9,7 +9,7 @@
 #       shows what routing does for a master that is short of CPU. Env knob: BENCH_MASTER_CPU.
 #   curve [--caps "0.25 0.5 1 none"] [--write-shares "10 30"]
 #       The master-bound curve: the harness at each primary cap and write share (8 workers), variants (a), (b), (d), (f).
-#   overhead [--rounds 9] [--slice 3] [--idle 10] [--instances 100] [harness arguments...]
+#   overhead [--rounds 9] [--slice 3] [--idle 10] [--instances 100] [--variants plain,routed,nomonitor,interceptors,connonly,cmdonly] [harness arguments...]
 #       What routing costs on the same node (plain EF Core on sync1 vs routed to sync1 with the defaults, and with the
 #       health monitor off), interleaved rounds, each variant's service provider alive only during its own slices;
 #       then the monitor's cost on the primary (an idle routed app, and a fleet of --instances idle apps).
