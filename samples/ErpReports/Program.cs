@@ -33,7 +33,12 @@ builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
 
 var routing = arguments.ConfigPath is null
     ? builder.Services.AddQueryRouting(builder.Configuration.GetSection("Routing"))
-    : builder.Services.AddQueryRouting(o => o.Health.Interval = TimeSpan.FromMilliseconds(500)).AddGlobalErpConfiguration(arguments.ConfigPath);
+    : builder.Services.AddQueryRouting(o =>
+        {
+            // What appsettings.json sets besides the pools: the XML describes pools only.
+            o.Health.Interval = TimeSpan.FromMilliseconds(500);
+            o.Consistency.ReadYourWritesMaxWait = TimeSpan.FromMilliseconds(100);
+        }).AddGlobalErpConfiguration(arguments.ConfigPath);
 routing.AddRoutedServicesFromAssembly(typeof(Program).Assembly);
 builder.Services.AddScoped<ICustomerCard, CustomerCard>();
 
