@@ -264,9 +264,9 @@ internal sealed partial class EfRoutingCore(RoutingSdk.Tenants.ClusterSet cluste
     /// query is marked: a marked query on the primary may write (a posting function in a SELECT), even where the
     /// connection was opened there as a stand-in for the replicas.
     /// </summary>
-    public static bool EnsureMarkedQueryOnPrimary(DbCommand command, RoutingContextState state)
+    public static bool EnsureMarkedQueryOnPrimary(string commandText, RoutingContextState state)
     {
-        if (!command.CommandText.StartsWith("-- ", StringComparison.Ordinal) || !HasPrimaryTag(command.CommandText))
+        if (!commandText.StartsWith("-- ", StringComparison.Ordinal) || !HasPrimaryTag(commandText))
         {
             return false;
         }

@@ -28,6 +28,11 @@ internal sealed class QueryRoutingOptionsExtension(EfRoutingCore core) : IDbCont
         services.AddScoped<IConcurrencyDetector>(sp => sp.GetRequiredService<RoutingContextState>());
         services.AddScoped<IResettableService>(sp => sp.GetRequiredService<RoutingContextState>());
 
+        // RoutingSdk's per-command work runs in its own RelationalCommand, not in a command interceptor (whose event data
+        // EF Core creates for every command event once one is registered).
+        services.RemoveAll<IRelationalCommandBuilderFactory>();
+        services.AddSingleton<IRelationalCommandBuilderFactory, RoutingRelationalCommandBuilderFactory>();
+
 #pragma warning disable EF1001 // The provider's factory is wrapped, so a user's EnableRetryOnFailure still applies around read retry.
         services.RemoveAll<IExecutionStrategyFactory>();
         services.AddScoped<IExecutionStrategyFactory>(sp => new RoutingExecutionStrategyFactory(

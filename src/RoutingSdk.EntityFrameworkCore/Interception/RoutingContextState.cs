@@ -161,6 +161,9 @@ internal sealed class RoutingContextState : ConcurrencyDetector, IResettableServ
     public RoutingSdk.Tenants.RoutingCluster? LastCluster { get; set; }
 
     /// <summary>The tenant's connection slot held by the open connection (several clusters configured).</summary>
+    /// <summary>The routing core of this context's options (cached at its first routed command).</summary>
+    public EfRoutingCore? Core { get; set; }
+
     public RoutingSdk.Tenants.TenantLease? Lease
     {
         get => Volatile.Read(ref _lease);
