@@ -50,6 +50,14 @@ internal sealed class QueryRoutingOptionsExtension(EfRoutingCore core) : IDbCont
                 + "queries (routed) from connections you open yourself (kept on the primary). Remove EnableThreadSafetyChecks(false).");
         }
 
+        if (coreOptions?.ReplacedServices?.Keys.Any(k => k.Item1 == typeof(IRelationalCommandBuilderFactory)) == true)
+        {
+            throw new InvalidOperationException(
+                "UseQueryRouting cannot be combined with ReplaceService<IRelationalCommandBuilderFactory, ...>: RoutingSdk runs its per-command checks "
+                + "(no write on a replica, .OnPrimary(), the commit timeout) in its own relational command, which that replacement would remove. "
+                + "Use a DbCommandInterceptor for your own per-command work instead.");
+        }
+
         if (coreOptions?.InternalServiceProvider is not null)
         {
             throw new InvalidOperationException(

@@ -309,4 +309,50 @@ public sealed class EfRoutingTests(ClusterFixture fixture) : IAsyncLifetime
         var ex = Assert.Throws<InvalidOperationException>(() => scope.ServiceProvider.GetRequiredService<ErpTestDb>().Customers.Count());
         Assert.Contains("EnableThreadSafetyChecks(false)", ex.Message);
     }
+
+    [Fact]
+    public void Replacing_the_relational_command_builder_factory_is_refused_with_the_reason()
+    {
+        var services = new ServiceCollection();
+        services.AddQueryRouting(o => EfSchema.Pools(o, _cluster));
+        services.AddDbContext<ErpTestDb>((sp, o) => o.UseNpgsql(_cluster.PrimaryConnectionString).UseQueryRouting(sp)
+            .ReplaceService<Microsoft.EntityFrameworkCore.Storage.IRelationalCommandBuilderFactory, Microsoft.EntityFrameworkCore.Storage.RelationalCommandBuilderFactory>());
+        using var sp = services.BuildServiceProvider();
+        using var scope = sp.CreateScope();
+        var ex = Assert.Throws<InvalidOperationException>(() => scope.ServiceProvider.GetRequiredService<ErpTestDb>().Customers.Count());
+        Assert.Contains("IRelationalCommandBuilderFactory", ex.Message);
+        Assert.Contains("DbCommandInterceptor", ex.Message);
+    }
+
+    [Fact]
+    public async Task A_users_own_command_interceptor_still_sees_routed_commands()
+    {
+        var seen = new SeenCommands();
+        var services = new ServiceCollection();
+        services.AddQueryRouting(o => EfSchema.Pools(o, _cluster));
+        services.AddDbContext<ErpTestDb>((sp, o) => o.UseNpgsql(_cluster.PrimaryConnectionString).UseQueryRouting(sp).AddInterceptors(seen));
+        await using var sp = services.BuildServiceProvider();
+        await using var scope = sp.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ErpTestDb>();
+        using (RoutingScope.Begin(RouteKind.ReadReplica, "Report"))
+        {
+            var node = await db.Database.SqlQuery<string>($"SELECT current_setting('cluster_name') AS \"Value\"").SingleAsync();
+            Assert.StartsWith("sync", node); // routed by RoutingSdk, seen by the user's interceptor
+        }
+
+        Assert.Contains(seen.Texts, t => t.Contains("cluster_name", StringComparison.Ordinal));
+    }
+
+    private sealed class SeenCommands : Microsoft.EntityFrameworkCore.Diagnostics.DbCommandInterceptor
+    {
+        public System.Collections.Concurrent.ConcurrentQueue<string> Texts { get; } = new();
+
+        public override ValueTask<Microsoft.EntityFrameworkCore.Diagnostics.InterceptionResult<System.Data.Common.DbDataReader>> ReaderExecutingAsync(
+            System.Data.Common.DbCommand command, Microsoft.EntityFrameworkCore.Diagnostics.CommandEventData eventData,
+            Microsoft.EntityFrameworkCore.Diagnostics.InterceptionResult<System.Data.Common.DbDataReader> result, CancellationToken cancellationToken = default)
+        {
+            Texts.Enqueue(command.CommandText);
+            return ValueTask.FromResult(result);
+        }
+    }
 }
