@@ -49,6 +49,7 @@ internal sealed partial class EfRoutingCore(RoutingSdk.Tenants.ClusterSet cluste
     public void OnOpening(DbContext? context)
     {
         var state = State(context);
+        EnsureRoutingCommands(context!, state);
         state.OpenFailed = false;
         var scope = RoutingScope.Current;
         var request = Request(state, context!);
@@ -81,6 +82,7 @@ internal sealed partial class EfRoutingCore(RoutingSdk.Tenants.ClusterSet cluste
     public async ValueTask OnOpeningAsync(DbContext? context, bool open, CancellationToken cancellationToken)
     {
         var state = State(context);
+        EnsureRoutingCommands(context!, state);
         state.OpenFailed = false;
         var scope = RoutingScope.Current;
         var request = Request(state, context!);
@@ -103,6 +105,28 @@ internal sealed partial class EfRoutingCore(RoutingSdk.Tenants.ClusterSet cluste
             state.OpenCluster = null;
             throw;
         }
+    }
+
+    /// <summary>
+    /// Once per context: RoutingSdk's per-command checks live in its relational command; an extension registered after
+    /// UseQueryRouting that installs its own IRelationalCommandBuilderFactory would remove them without a word.
+    /// </summary>
+    private static void EnsureRoutingCommands(DbContext context, RoutingContextState state)
+    {
+        if (state.CommandsVerified)
+        {
+            return;
+        }
+
+        if (context.GetService<Microsoft.EntityFrameworkCore.Storage.IRelationalCommandBuilderFactory>() is not RoutingRelationalCommandBuilderFactory)
+        {
+            throw new InvalidOperationException(
+                $"{context.GetType().Name}'s IRelationalCommandBuilderFactory is not RoutingSdk's: another options extension or ReplaceService installed its own after UseQueryRouting. "
+                + "RoutingSdk runs its per-command checks (no write on a replica, .OnPrimary(), the commit timeout) in its relational command; without it they would be skipped. "
+                + "Remove the other replacement, or use a DbCommandInterceptor for its per-command work.");
+        }
+
+        state.CommandsVerified = true;
     }
 
     /// <summary>Records the open's cluster and the tenant's connection slot (released when the connection closes, or fails to open).</summary>

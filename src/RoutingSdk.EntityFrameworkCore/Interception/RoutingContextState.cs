@@ -164,6 +164,9 @@ internal sealed class RoutingContextState : ConcurrencyDetector, IResettableServ
     /// <summary>The routing core of this context's options (cached at its first routed command).</summary>
     public EfRoutingCore? Core { get; set; }
 
+    /// <summary>Whether the context's commands were found to be RoutingSdk's (checked at its first open).</summary>
+    public bool CommandsVerified { get; set; }
+
     public RoutingSdk.Tenants.TenantLease? Lease
     {
         get => Volatile.Read(ref _lease);

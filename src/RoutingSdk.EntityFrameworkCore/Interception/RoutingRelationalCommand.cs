@@ -23,6 +23,7 @@ internal sealed class RoutingRelationalCommand(
     private EfRoutingCore? _core;
     private DbContext? _context;
     private CommandSource _source;
+    private DbConnection? _checked; // the connection the checks ran against
 
     public override int ExecuteNonQuery(RelationalCommandParameterObject parameterObject)
     {
@@ -154,7 +155,30 @@ internal sealed class RoutingRelationalCommand(
     public override DbCommand CreateDbCommand(RelationalCommandParameterObject parameterObject, Guid commandId, DbCommandMethod commandMethod)
     {
         var command = base.CreateDbCommand(parameterObject, commandId, commandMethod);
-        if (commandMethod == DbCommandMethod.ExecuteNonQuery && _state is { } state)
+        if (_state is not { } state)
+        {
+            return command;
+        }
+
+        if (commandMethod == DbCommandMethod.ExecuteReader && !ReferenceEquals(parameterObject.Connection.DbConnection, _checked))
+        {
+            // The connection was lost after the checks and EF Core opened another one (a new routing decision) before
+            // creating this command: check again against that one. EF Core opened it outside its own cleanup, so a
+            // refusal gives that open back; nothing was sent.
+            try
+            {
+                _checked = parameterObject.Connection.DbConnection;
+                BeforeExecute(state, _core!, _source, CommandText);
+            }
+            catch
+            {
+                command.Dispose();
+                parameterObject.Connection.Close();
+                throw;
+            }
+        }
+
+        if (commandMethod == DbCommandMethod.ExecuteNonQuery)
         {
             BeginCommitTimeoutTransaction(command, state);
         }
@@ -174,7 +198,16 @@ internal sealed class RoutingRelationalCommand(
             return false;
         }
 
-        parameterObject.Connection.Open();
+        try
+        {
+            parameterObject.Connection.Open();
+        }
+        catch
+        {
+            Forget();
+            throw;
+        }
+
         Check(parameterObject);
         return true;
     }
@@ -186,7 +219,16 @@ internal sealed class RoutingRelationalCommand(
             return false;
         }
 
-        await parameterObject.Connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await parameterObject.Connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            Forget();
+            throw;
+        }
+
         Check(parameterObject);
         return true;
     }
@@ -218,6 +260,7 @@ internal sealed class RoutingRelationalCommand(
     {
         try
         {
+            _checked = parameterObject.Connection.DbConnection;
             BeforeExecute(_state!, _core!, _source, CommandText);
         }
         catch
@@ -244,6 +287,7 @@ internal sealed class RoutingRelationalCommand(
         _state = null;
         _core = null;
         _context = null;
+        _checked = null;
     }
 
     private static void BeforeExecute(RoutingContextState state, EfRoutingCore core, CommandSource source, string commandText)
