@@ -49,7 +49,7 @@ internal sealed partial class EfRoutingCore(RoutingSdk.Tenants.ClusterSet cluste
     public void OnOpening(DbContext? context)
     {
         var state = State(context);
-        EnsureRoutingCommands(context!, state);
+        QueryRoutingOptionsExtension.EnsureRoutingCommands(context!, state);
         state.OpenFailed = false;
         var scope = RoutingScope.Current;
         var request = Request(state, context!);
@@ -82,7 +82,7 @@ internal sealed partial class EfRoutingCore(RoutingSdk.Tenants.ClusterSet cluste
     public async ValueTask OnOpeningAsync(DbContext? context, bool open, CancellationToken cancellationToken)
     {
         var state = State(context);
-        EnsureRoutingCommands(context!, state);
+        QueryRoutingOptionsExtension.EnsureRoutingCommands(context!, state);
         state.OpenFailed = false;
         var scope = RoutingScope.Current;
         var request = Request(state, context!);
@@ -105,28 +105,6 @@ internal sealed partial class EfRoutingCore(RoutingSdk.Tenants.ClusterSet cluste
             state.OpenCluster = null;
             throw;
         }
-    }
-
-    /// <summary>
-    /// Once per context: RoutingSdk's per-command checks live in its relational command; an extension registered after
-    /// UseQueryRouting that installs its own IRelationalCommandBuilderFactory would remove them without a word.
-    /// </summary>
-    private static void EnsureRoutingCommands(DbContext context, RoutingContextState state)
-    {
-        if (state.CommandsVerified)
-        {
-            return;
-        }
-
-        if (context.GetService<Microsoft.EntityFrameworkCore.Storage.IRelationalCommandBuilderFactory>() is not RoutingRelationalCommandBuilderFactory)
-        {
-            throw new InvalidOperationException(
-                $"{context.GetType().Name}'s IRelationalCommandBuilderFactory is not RoutingSdk's: another options extension or ReplaceService installed its own after UseQueryRouting. "
-                + "RoutingSdk runs its per-command checks (no write on a replica, .OnPrimary(), the commit timeout) in its relational command; without it they would be skipped. "
-                + "Remove the other replacement, or use a DbCommandInterceptor for its per-command work.");
-        }
-
-        state.CommandsVerified = true;
     }
 
     /// <summary>Records the open's cluster and the tenant's connection slot (released when the connection closes, or fails to open).</summary>
@@ -281,54 +259,6 @@ internal sealed partial class EfRoutingCore(RoutingSdk.Tenants.ClusterSet cluste
         (state.Watch ??= new NodeWatch()).Arm(npgsql, pool); // one watch per context, re-armed at every open
     }
 
-    /// <summary>
-    /// A query marked <c>.OnPrimary()</c> is about to run on a replica connection (the node is chosen when the connection
-    /// opens, before EF Core creates the command): stop it before it reaches the server, and let the execution strategy
-    /// run the attempt again on the primary. Nothing was sent, so nothing is repeated on the server. Returns whether the
-    /// query is marked: a marked query on the primary may write (a posting function in a SELECT), even where the
-    /// connection was opened there as a stand-in for the replicas.
-    /// </summary>
-    public static bool EnsureMarkedQueryOnPrimary(string commandText, RoutingContextState state)
-    {
-        if (!commandText.StartsWith("-- ", StringComparison.Ordinal) || !HasPrimaryTag(commandText))
-        {
-            return false;
-        }
-
-        if (state.OpenPool is { AcceptTxSession: false } pool)
-        {
-            if (state.StrategyDepth == 0 || state.WroteInAttempt)
-            {
-                throw new RoutingException(
-                    $"A query marked .OnPrimary() was about to run on {pool.DisplayName}, a read replica, and RoutingSdk could not move it: the connection was already open there " +
-                    "and the surrounding operation cannot be repeated (it wrote, or runs outside EF Core's execution strategy). Run the operation under RoutingScope.Begin(RouteKind.MasterOnly) or [MasterOnly].");
-            }
-
-            throw new RerouteToPrimaryException();
-        }
-
-        return true;
-    }
-
-    private static bool HasPrimaryTag(string sql)
-    {
-        // Tags are the leading "-- " comment lines.
-        foreach (var line in sql.AsSpan().EnumerateLines())
-        {
-            if (!line.StartsWith("-- ", StringComparison.Ordinal))
-            {
-                return false;
-            }
-
-            if (line[3..].Trim().SequenceEqual(PrimaryTag))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
     /// <summary>Marks a write announced before its connection opens.</summary>
     public static void MarkWrite(DbContext context)
     {
@@ -399,26 +329,6 @@ internal sealed partial class EfRoutingCore(RoutingSdk.Tenants.ClusterSet cluste
         if (router.Topology.Options.Consistency.OnUnconfirmedCommit == UnconfirmedCommitBehavior.Throw)
         {
             throw new SynchronousReplicationNotConfirmedException(poolName, notice);
-        }
-    }
-
-    /// <summary>
-    /// Cancelling a COMMIT that waits for synchronous replication does not undo it: PostgreSQL returns success with
-    /// the "canceling wait for synchronous replication" notice, which turns the endless wait into a clear outcome.
-    /// </summary>
-    public static async Task CommitWithTimeoutAsync(NpgsqlTransaction transaction, TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        cts.CancelAfter(timeout);
-        try
-        {
-            await transaction.CommitAsync(cts.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            throw new RoutingException(
-                $"The commit did not finish within Consistency.CommitTimeout ({timeout}) and PostgreSQL did not confirm it; its outcome is unknown. " +
-                "Check the primary before repeating the write.");
         }
     }
 

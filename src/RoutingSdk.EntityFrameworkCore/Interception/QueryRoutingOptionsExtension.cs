@@ -83,4 +83,26 @@ internal sealed class QueryRoutingOptionsExtension(EfRoutingCore core) : IDbCont
 
         public override void PopulateDebugInfo(IDictionary<string, string> debugInfo) => debugInfo["RoutingSdk:QueryRouting"] = "1";
     }
+
+    /// <summary>
+    /// Once per context: RoutingSdk's per-command checks live in its relational command; an extension registered after
+    /// UseQueryRouting that installs its own IRelationalCommandBuilderFactory would remove them without a word.
+    /// </summary>
+    public static void EnsureRoutingCommands(DbContext context, RoutingContextState state)
+    {
+        if (state.CommandsVerified)
+        {
+            return;
+        }
+
+        if (context.GetService<Microsoft.EntityFrameworkCore.Storage.IRelationalCommandBuilderFactory>() is not RoutingRelationalCommandBuilderFactory)
+        {
+            throw new InvalidOperationException(
+                $"{context.GetType().Name}'s IRelationalCommandBuilderFactory is not RoutingSdk's: another options extension or ReplaceService installed its own after UseQueryRouting. "
+                + "RoutingSdk runs its per-command checks (no write on a replica, .OnPrimary(), the commit timeout) in its relational command; without it they would be skipped. "
+                + "Remove the other replacement, or use a DbCommandInterceptor for its per-command work.");
+        }
+
+        state.CommandsVerified = true;
+    }
 }

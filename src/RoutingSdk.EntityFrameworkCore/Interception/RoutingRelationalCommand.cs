@@ -41,7 +41,7 @@ internal sealed class RoutingRelationalCommand(
             }
             catch
             {
-                RollbackCommitTimeoutTransaction();
+                CommitTimeout.RollbackOwnTransaction(_state);
                 throw;
             }
 
@@ -70,7 +70,7 @@ internal sealed class RoutingRelationalCommand(
             }
             catch
             {
-                RollbackCommitTimeoutTransaction();
+                CommitTimeout.RollbackOwnTransaction(_state);
                 throw;
             }
 
@@ -151,7 +151,7 @@ internal sealed class RoutingRelationalCommand(
         }
     }
 
-    /// <summary>A non-query write runs in a transaction of its own when Consistency.CommitTimeout is set (see <see cref="BeginCommitTimeoutTransaction"/>).</summary>
+    /// <summary>A non-query write runs in a transaction of its own when Consistency.CommitTimeout is set (see <see cref="CommitTimeout.BeginOwnTransaction"/>).</summary>
     public override DbCommand CreateDbCommand(RelationalCommandParameterObject parameterObject, Guid commandId, DbCommandMethod commandMethod)
     {
         var command = base.CreateDbCommand(parameterObject, commandId, commandMethod);
@@ -168,7 +168,7 @@ internal sealed class RoutingRelationalCommand(
             try
             {
                 _checked = parameterObject.Connection.DbConnection;
-                BeforeExecute(state, _core!, _source, CommandText);
+                CommandRules.BeforeExecute(state, _core!, _source, CommandText);
             }
             catch
             {
@@ -180,7 +180,7 @@ internal sealed class RoutingRelationalCommand(
 
         if (commandMethod == DbCommandMethod.ExecuteNonQuery)
         {
-            BeginCommitTimeoutTransaction(command, state);
+            CommitTimeout.BeginOwnTransaction(command, state, _core!.RouterFor(state), _source);
         }
 
         return command;
@@ -261,7 +261,7 @@ internal sealed class RoutingRelationalCommand(
         try
         {
             _checked = parameterObject.Connection.DbConnection;
-            BeforeExecute(_state!, _core!, _source, CommandText);
+            CommandRules.BeforeExecute(_state!, _core!, _source, CommandText);
         }
         catch
         {
@@ -290,54 +290,6 @@ internal sealed class RoutingRelationalCommand(
         _checked = null;
     }
 
-    private static void BeforeExecute(RoutingContextState state, EfRoutingCore core, CommandSource source, string commandText)
-    {
-        core.EnsureSameCluster(state, state.BindingMayHaveEffect);
-        if (!EfRoutingCore.IsWrite(source))
-        {
-            if (EfRoutingCore.EnsureMarkedQueryOnPrimary(commandText, state) && state.OpenPool is { AcceptTxSession: true })
-            {
-                state.BindingMayHaveEffect = true; // marked .OnPrimary(): no longer a stand-in read, whatever opened the connection
-                state.WroteInAttempt = true;
-            }
-
-            if (state.BindingMayHaveEffect && state.OpenPool is { AcceptTxSession: true })
-            {
-                // A query on a connection routed to the primary as a non-read (under [MasterOnly], .OnPrimary(), a
-                // connection the caller opened): it may call a function that writes (SELECT post_invoice(...)). Its
-                // outcome is unknown if the connection dies, exactly like a SaveChanges. A statement after it means the
-                // one before completed: re-running the attempt would repeat that one.
-                state.WriteCompletedInAttempt |= state.WriteInFlight && !state.InSaveChanges;
-                state.WriteInFlight = true;
-            }
-
-            return;
-        }
-
-        EfRoutingCore.EnsureNotOnReplica(state, source);
-        state.WriteInFlight = true;
-    }
-
-    /// <summary>
-    /// With <see cref="ConsistencyOptions.CommitTimeout"/> set, an autocommit write (ExecuteUpdate/Delete, ExecuteSql)
-    /// runs in a transaction of its own so that the timeout bounds the COMMIT's wait for the synchronous replicas,
-    /// not the statement: a long UPDATE is not cut short. Npgsql sends BEGIN with the statement (no extra round trip);
-    /// the COMMIT is one.
-    /// </summary>
-    private void BeginCommitTimeoutTransaction(DbCommand command, RoutingContextState state)
-    {
-        if (command.Transaction is not null || !EfRoutingCore.IsWrite(_source)
-            || _core!.RouterFor(state).Topology.Options.Consistency.CommitTimeout is null || System.Transactions.Transaction.Current is not null
-            || command.Connection is not Npgsql.NpgsqlConnection { State: System.Data.ConnectionState.Open } connection)
-        {
-            return;
-        }
-
-        var transaction = connection.BeginTransaction();
-        command.Transaction = transaction;
-        state.CommitTimeoutTransaction = transaction;
-    }
-
     /// <summary>A non-query write (ExecuteUpdate/Delete, ExecuteSql) is done once it returned (SaveChanges is done at SavedChanges); its commit-timeout transaction commits; an unconfirmed commit is reported.</summary>
     private async Task AfterNonQueryAsync(bool async, CancellationToken cancellationToken)
     {
@@ -349,57 +301,8 @@ internal sealed class RoutingRelationalCommand(
             state.WriteCompletedInAttempt = true;
         }
 
-        if (state.CommitTimeoutTransaction is { } transaction)
-        {
-            state.CommitTimeoutTransaction = null;
-            try
-            {
-                var timeout = core.RouterFor(state).Topology.Options.Consistency.CommitTimeout!.Value;
-                if (async)
-                {
-                    await EfRoutingCore.CommitWithTimeoutAsync(transaction, timeout, cancellationToken).ConfigureAwait(false);
-                }
-                else
-                {
-                    EfRoutingCore.CommitWithTimeoutAsync(transaction, timeout, cancellationToken).GetAwaiter().GetResult();
-                }
-            }
-            finally
-            {
-                if (async)
-                {
-                    await transaction.DisposeAsync().ConfigureAwait(false);
-                }
-                else
-                {
-                    transaction.Dispose();
-                }
-            }
-        }
-
+        await CommitTimeout.CommitOwnTransactionAsync(state, core.RouterFor(state), async, cancellationToken).ConfigureAwait(false);
         core.ReportUnconfirmedCommit(_context, deferInsideSaveChanges: true);
-    }
-
-    /// <summary>A failed or cancelled command rolls back its commit-timeout transaction: the next write must not run inside it.</summary>
-    private void RollbackCommitTimeoutTransaction()
-    {
-        if (_state is not { CommitTimeoutTransaction: { } transaction } state)
-        {
-            return;
-        }
-
-        state.CommitTimeoutTransaction = null;
-        try
-        {
-            if (transaction.Connection is { State: System.Data.ConnectionState.Open })
-            {
-                transaction.Rollback();
-            }
-        }
-        finally
-        {
-            transaction.Dispose();
-        }
     }
 
     /// <summary>
@@ -426,20 +329,4 @@ internal sealed class RoutingRelationalCommand(
         public override void Initialize(IRelationalConnection relationalConnection, DbCommand command, DbDataReader reader, Guid commandId, IRelationalCommandDiagnosticsLogger? logger) =>
             base.Initialize(relationalConnection, command, owner.Streamed(reader), commandId, logger);
     }
-}
-
-/// <summary>Builds <see cref="RoutingRelationalCommand"/>s (EF Core's builder, and its command's text and parameters, otherwise unchanged).</summary>
-internal sealed class RoutingRelationalCommandBuilder(RelationalCommandBuilderDependencies dependencies) : RelationalCommandBuilder(dependencies)
-{
-    public override IRelationalCommand Build()
-    {
-        var built = (RelationalCommand)base.Build();
-        return new RoutingRelationalCommand(Dependencies, built.CommandText, built.LogCommandText, built.Parameters);
-    }
-}
-
-/// <summary>Replaces EF Core's <see cref="IRelationalCommandBuilderFactory"/> in a routed context's internal service provider.</summary>
-internal sealed class RoutingRelationalCommandBuilderFactory(RelationalCommandBuilderDependencies dependencies) : RelationalCommandBuilderFactory(dependencies)
-{
-    public override IRelationalCommandBuilder Create() => new RoutingRelationalCommandBuilder(Dependencies);
 }

@@ -47,7 +47,7 @@ internal sealed class RoutingTransactionInterceptor(EfRoutingCore core) : DbTran
             return result;
         }
 
-        EfRoutingCore.CommitWithTimeoutAsync(npgsql, timeout, CancellationToken.None).GetAwaiter().GetResult();
+        CommitTimeout.CommitAsync(npgsql, timeout, CancellationToken.None).GetAwaiter().GetResult();
         core.ReportUnconfirmedCommit(eventData.Context, deferInsideSaveChanges: true);
         return InterceptionResult.Suppress();
     }
@@ -60,7 +60,7 @@ internal sealed class RoutingTransactionInterceptor(EfRoutingCore core) : DbTran
             return result;
         }
 
-        await EfRoutingCore.CommitWithTimeoutAsync(npgsql, timeout, cancellationToken).ConfigureAwait(false);
+        await CommitTimeout.CommitAsync(npgsql, timeout, cancellationToken).ConfigureAwait(false);
         core.ReportUnconfirmedCommit(eventData.Context, deferInsideSaveChanges: true);
         return InterceptionResult.Suppress();
     }

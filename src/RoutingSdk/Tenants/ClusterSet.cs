@@ -24,9 +24,7 @@ internal sealed partial class ClusterSet : IHostedService, IDisposable
     private readonly IServiceProvider? _services;
     private readonly ILogger _logger;
     private readonly object _applyLock = new();
-    // TransactionScopes by their local identifier, which a DependentClone (another thread's share of the same
-    // transaction) has too; removed when the transaction completes.
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, RoutingCluster> _transactions = new();
+    private readonly ClusterBindings _bindings = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _frozenInCode = new(StringComparer.OrdinalIgnoreCase);
     private volatile Snapshot _snapshot = Snapshot.Empty;
     private IDisposable? _subscription;
@@ -221,7 +219,7 @@ internal sealed partial class ClusterSet : IHostedService, IDisposable
         {
             var snapshot = _snapshot;
             var tenant = TenantScope.CurrentTenant;
-            var cluster = Effective(scope, tenant, Lookup(snapshot, tenant), mayWrite);
+            var cluster = _bindings.Effective(scope, tenant, Lookup(snapshot, tenant), mayWrite);
 
             TenantLease? lease = null;
             if (tenant is not null && use == Use.Open)
@@ -250,7 +248,7 @@ internal sealed partial class ClusterSet : IHostedService, IDisposable
 
             try
             {
-                if (Bind(scope, tenant, cluster))
+                if (_bindings.Bind(scope, tenant, cluster))
                 {
                     return new Resolved(cluster, lease);
                 }
@@ -264,92 +262,6 @@ internal sealed partial class ClusterSet : IHostedService, IDisposable
             lease?.Release(); // another statement of the operation bound it meanwhile: resolve again under its binding
         }
     }
-
-    /// <summary>
-    /// The cluster a statement goes to: the operation's, if it is bound already (an operation that began before its
-    /// tenant was moved finishes its reads where it began), else <paramref name="mapped"/>. Throws when the operation
-    /// serves another tenant, when a write would land on a cluster its tenant was moved from, or when the current
-    /// TransactionScope belongs to another cluster.
-    /// </summary>
-    private RoutingCluster Effective(RoutingScope? scope, string? tenant, RoutingCluster mapped, bool mayWrite)
-    {
-        var cluster = mapped;
-        if (scope?.Operation.BoundCluster is { } binding)
-        {
-            var bound = (RoutingCluster)binding.Cluster;
-            if (!string.Equals(binding.Tenant, tenant, StringComparison.OrdinalIgnoreCase))
-            {
-                throw new CrossClusterOperationException(
-                    bound.Name!, mapped.Name!,
-                    $"The operation {Describe(scope)} began for {TenantText(binding.Tenant)} on {bound.DisplayName} and now runs for {TenantText(tenant)}. "
-                    + "One operation serves one tenant: begin the TenantScope outside the RoutingScope (or [ReadReplica]/[MasterOnly] method), one operation per tenant.");
-            }
-
-            if (!ReferenceEquals(bound, mapped))
-            {
-                if (mayWrite)
-                {
-                    throw new CrossClusterOperationException(
-                        bound.Name!, mapped.Name!,
-                        $"Tenant '{tenant}' was moved from {bound.DisplayName} to {mapped.DisplayName} while the operation {Describe(scope)} ran; its write was not sent "
-                        + $"(it would have landed on {bound.DisplayName}). Repeat the operation: it will run on {mapped.DisplayName}.");
-                }
-
-                cluster = bound;
-            }
-        }
-
-        // A causal token's position belongs to the WAL of the cluster it was taken on: compared with another cluster's
-        // replay position it would let a stale read through, or wait for nothing.
-        if (scope?.Operation.TokenCluster is { } tokenCluster && !string.Equals(tokenCluster, cluster.Name, StringComparison.OrdinalIgnoreCase))
-        {
-            throw new CrossClusterOperationException(
-                tokenCluster, cluster.Name!,
-                $"The operation {Describe(scope)} waits for a causal token taken on cluster '{tokenCluster}' and runs for {TenantText(tenant)} on {cluster.DisplayName}. "
-                + "Nothing was sent: a token orders reads of its own cluster only. Hand a token only to operations of the same tenant (and not across a move).");
-        }
-
-        if (System.Transactions.Transaction.Current is { } transaction
-            && _transactions.TryGetValue(transaction.TransactionInformation.LocalIdentifier, out var owner) && !ReferenceEquals(owner, cluster))
-        {
-            throw CrossTransaction(owner, cluster, tenant);
-        }
-
-        return cluster;
-    }
-
-    /// <summary>Binds the operation and the current TransactionScope to <paramref name="cluster"/>; false when another statement of the operation bound it elsewhere first.</summary>
-    private bool Bind(RoutingScope? scope, string? tenant, RoutingCluster cluster)
-    {
-        if (scope is not null)
-        {
-            var binding = scope.Operation.BindCluster(tenant, cluster);
-            if (!ReferenceEquals(binding.Cluster, cluster) || !string.Equals(binding.Tenant, tenant, StringComparison.OrdinalIgnoreCase))
-            {
-                return false;
-            }
-        }
-
-        if (System.Transactions.Transaction.Current is { } transaction)
-        {
-            var id = transaction.TransactionInformation.LocalIdentifier;
-            if (_transactions.TryAdd(id, cluster))
-            {
-                transaction.TransactionCompleted += (_, _) => _transactions.TryRemove(new KeyValuePair<string, RoutingCluster>(id, cluster));
-            }
-            else if (_transactions.TryGetValue(id, out var owner) && !ReferenceEquals(owner, cluster))
-            {
-                throw CrossTransaction(owner, cluster, tenant);
-            }
-        }
-
-        return true;
-    }
-
-    private static CrossClusterOperationException CrossTransaction(RoutingCluster owner, RoutingCluster cluster, string? tenant) =>
-        new(owner.Name!, cluster.Name!,
-            $"A TransactionScope begun on {owner.DisplayName} would reach {cluster.DisplayName} ({TenantText(tenant)}): a transaction cannot span clusters. "
-            + "Use one TransactionScope per tenant.");
 
     /// <summary>A frozen tenant's write waits for the next change (a thaw, a map edit) until <paramref name="deadline"/>, then fails with nothing sent.</summary>
     private static async ValueTask WaitForThawAsync(Snapshot snapshot, string tenant, long deadline, bool async, CancellationToken cancellationToken)
@@ -375,10 +287,6 @@ internal sealed partial class ClusterSet : IHostedService, IDisposable
 
         cancellationToken.ThrowIfCancellationRequested();
     }
-
-    private static string Describe(RoutingScope scope) => scope.Scenario is { } s ? $"'{s}'" : "(no scenario)";
-
-    private static string TenantText(string? tenant) => tenant is null ? "no tenant" : $"tenant '{tenant}'";
 
     private static RoutingCluster Lookup(Snapshot snapshot, string? tenant)
     {
@@ -438,176 +346,4 @@ internal sealed partial class ClusterSet : IHostedService, IDisposable
             }
         }
     }
-
-    private void Reload(RoutingOptions options)
-    {
-        try
-        {
-            lock (_applyLock)
-            {
-                if (!IsMultiCluster(options))
-                {
-                    throw new RoutingConfigurationException(
-                        ["Routing:Clusters became empty: switching from several clusters to one needs a restart. Keep the clusters, or restart the application."]);
-                }
-
-                var old = _snapshot;
-                _snapshot = Build(options, old, []);
-                old.Changed.TrySetResult();
-            }
-
-            if (Volatile.Read(ref _started) == 1)
-            {
-                // A cluster added by this reload: its monitor starts like the others (a failure is logged by it).
-                using (ExecutionContext.SuppressFlow())
-                {
-                    _ = Task.Run(async () =>
-                    {
-                        foreach (var cluster in _snapshot.Clusters.Values.Where(c => c.Owned))
-                        {
-                            if (cluster.Monitor is { } monitor)
-                            {
-                                await monitor.StartOnFirstUseAsync().ConfigureAwait(false);
-                            }
-                        }
-                    });
-                }
-            }
-        }
-        catch (RoutingConfigurationException ex)
-        {
-            RoutingLog.ReloadRejected(_logger, string.Join(" ", ex.Problems));
-        }
-    }
-
-    /// <summary>Validates the clusters and the map, makes the clusters that are new, and publishes the snapshot.</summary>
-    private Snapshot Build(RoutingOptions options, Snapshot previous, IEnumerable<RoutingConfigurationSection> sections)
-    {
-        var errors = RoutingOptionsValidator.CollectTenancy(options);
-        if (errors.Count > 0)
-        {
-            throw new RoutingConfigurationException(errors);
-        }
-
-        var clusters = new Dictionary<string, RoutingCluster>(previous.Clusters, StringComparer.OrdinalIgnoreCase);
-        var sectionList = sections.ToList();
-        foreach (var name in options.Clusters.Keys.Order(StringComparer.OrdinalIgnoreCase))
-        {
-            if (!clusters.ContainsKey(name))
-            {
-                clusters[name] = Create(name, clusters.Count == 0 ? sectionList : []);
-                if (previous.Clusters.Count > 0)
-                {
-                    ClusterAdded(_logger, name);
-                }
-            }
-        }
-
-        foreach (var name in previous.Clusters.Keys.Where(n => !options.Clusters.ContainsKey(n)))
-        {
-            ClusterRemoved(_logger, name); // still running; nothing maps to it (validated)
-        }
-
-        var tagged = options.Tenants.TagMetricsWithTenant ? options.Tenants.Map.Keys.ToFrozenSet(StringComparer.OrdinalIgnoreCase) : null;
-        foreach (var cluster in clusters.Values)
-        {
-            cluster.Router.Metrics.TaggedTenants = tagged;
-        }
-
-        var map = options.Tenants.Map.ToFrozenDictionary(e => e.Key, e => clusters[e.Value], StringComparer.OrdinalIgnoreCase);
-        var fallback = options.Tenants.DefaultCluster is { } d ? clusters[d] : null;
-        return new Snapshot(
-            clusters.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase), map, fallback,
-            fallback ?? clusters[options.Clusters.Keys.Order(StringComparer.OrdinalIgnoreCase).First()],
-            (options.Tenants.FrozenTenants ?? []).ToFrozenSet(StringComparer.OrdinalIgnoreCase), options.Tenants,
-            new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-    }
-
-    private RoutingCluster Create(string name, IEnumerable<RoutingConfigurationSection> sections)
-    {
-        var services = _services!;
-        var root = services.GetRequiredService<IOptionsMonitor<RoutingOptions>>();
-        var registry = new PoolHealthRegistry();
-        var dataSources = new PoolDataSources(services.GetServices<DataSourceConfiguration>(), services) { ClusterName = name };
-        var router = new QueryRouter(
-            new ClusterOptionsMonitor(root, name), registry, dataSources, services.GetRequiredService<ILogger<QueryRouter>>(),
-            services.GetServices<IRouteDecisionObserver>(), [], sections, services, services.GetService<System.Diagnostics.Metrics.IMeterFactory>(), name);
-        var monitor = new PoolHealthMonitor(router, registry, services.GetRequiredService<ILogger<PoolHealthMonitor>>());
-        router.MonitorOverride = monitor;
-        return new RoutingCluster(name, router, () => monitor, owned: true) { Registry = registry, DataSources = dataSources };
-    }
-
-    /// <summary>Starts the health monitors of the clusters this set made (the host starts a single cluster's own monitor).</summary>
-    public Task StartAsync(CancellationToken cancellationToken)
-    {
-        Volatile.Write(ref _started, 1);
-        return StartMonitors(cancellationToken);
-    }
-
-    private async Task StartMonitors(CancellationToken cancellationToken)
-    {
-        foreach (var cluster in _snapshot.Clusters.Values)
-        {
-            if (cluster.Owned && cluster.Monitor is { } monitor)
-            {
-                await monitor.StartAsync(cancellationToken).ConfigureAwait(false);
-            }
-        }
-    }
-
-    public async Task StopAsync(CancellationToken cancellationToken)
-    {
-        foreach (var cluster in _snapshot.Clusters.Values)
-        {
-            if (cluster.Owned && cluster.Monitor is { } monitor)
-            {
-                await monitor.StopAsync(cancellationToken).ConfigureAwait(false);
-            }
-        }
-    }
-
-    public void Dispose()
-    {
-        _subscription?.Dispose();
-        foreach (var cluster in _snapshot.Clusters.Values.Where(c => c.Owned))
-        {
-            cluster.Monitor?.Dispose();
-            cluster.Router.Dispose();
-            cluster.DataSources?.Dispose();
-        }
-    }
-
-    private sealed record Snapshot(
-        FrozenDictionary<string, RoutingCluster> Clusters, FrozenDictionary<string, RoutingCluster> Map, RoutingCluster? Default, RoutingCluster? Fallback,
-        FrozenSet<string> Frozen, TenantOptions Options, TaskCompletionSource Changed)
-    {
-        public static readonly Snapshot Empty = new(
-            FrozenDictionary<string, RoutingCluster>.Empty, FrozenDictionary<string, RoutingCluster>.Empty, null, null, FrozenSet<string>.Empty, new TenantOptions(),
-            new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-    }
-
-    /// <summary>One cluster's entry of the application's options, followed through reloads.</summary>
-    private sealed class ClusterOptionsMonitor(IOptionsMonitor<RoutingOptions> root, string name) : IOptionsMonitor<RoutingOptions>
-    {
-        public RoutingOptions CurrentValue => Pick(root.CurrentValue) ?? throw new RoutingException($"Routing:Clusters:{name} is no longer configured.");
-
-        public RoutingOptions Get(string? optionsName) => CurrentValue;
-
-        public IDisposable? OnChange(Action<RoutingOptions, string?> listener) =>
-            root.OnChange((options, n) =>
-            {
-                if (Pick(options) is { } cluster)
-                {
-                    listener(cluster, n);
-                }
-            });
-
-        private RoutingOptions? Pick(RoutingOptions options) => options.Clusters.TryGetValue(name, out var cluster) ? cluster : null;
-    }
-
-    [LoggerMessage(60, LogLevel.Information, "Routing configuration reload added cluster {Cluster}; tenants mapped to it are served from now on")]
-    private static partial void ClusterAdded(ILogger logger, string cluster);
-
-    [LoggerMessage(61, LogLevel.Warning, "Routing configuration reload removed cluster {Cluster}: no tenant maps to it any more; its health monitor and connections stay until the application restarts")]
-    private static partial void ClusterRemoved(ILogger logger, string cluster);
 }

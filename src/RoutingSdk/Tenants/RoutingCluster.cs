@@ -1,3 +1,6 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using RoutingSdk.Health;
 using RoutingSdk.Pools;
 using RoutingSdk.Routing;
@@ -72,4 +75,18 @@ internal sealed class RoutingCluster
     public IEnumerable<TenantSlots> Tenants => _tenants.Values;
 
     public override string ToString() => DisplayName;
+
+    /// <summary>A cluster of a several-cluster configuration: its own router (on its entry of the options), pool health, data sources and health monitor.</summary>
+    public static RoutingCluster Create(IServiceProvider services, string name, IEnumerable<RoutingConfigurationSection> sections)
+    {
+        var root = services.GetRequiredService<IOptionsMonitor<RoutingOptions>>();
+        var registry = new PoolHealthRegistry();
+        var dataSources = new PoolDataSources(services.GetServices<DataSourceConfiguration>(), services) { ClusterName = name };
+        var router = new QueryRouter(
+            new ClusterOptionsMonitor(root, name), registry, dataSources, services.GetRequiredService<ILogger<QueryRouter>>(),
+            services.GetServices<IRouteDecisionObserver>(), [], sections, services, services.GetService<System.Diagnostics.Metrics.IMeterFactory>(), name);
+        var monitor = new PoolHealthMonitor(router, registry, services.GetRequiredService<ILogger<PoolHealthMonitor>>());
+        router.MonitorOverride = monitor;
+        return new RoutingCluster(name, router, () => monitor, owned: true) { Registry = registry, DataSources = dataSources };
+    }
 }
