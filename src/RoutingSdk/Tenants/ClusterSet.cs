@@ -184,7 +184,7 @@ internal sealed partial class ClusterSet : IHostedService, IDisposable
         /// <summary>A connection about to open: the tenant's slot is taken, a frozen tenant's write waits.</summary>
         Open,
 
-        /// <summary>No connection opened by RoutingSdk: no slot, a frozen tenant's write waits.</summary>
+        /// <summary>No connection opened by RoutingSdk now (a lookup for reads): no slot, no wait.</summary>
         Lookup,
 
         /// <summary>A statement on a connection open already: no slot, no wait for a freeze.</summary>
