@@ -39,7 +39,7 @@ public static class QueryRoutingDbContextOptionsExtensions
                 serviceProvider.GetRequiredService<ILoggerFactory>().CreateLogger("RoutingSdk.EntityFrameworkCore"));
             return new Binding(
                 new QueryRoutingOptionsExtension(core),
-                [new RoutingConnectionInterceptor(core), new RoutingSaveChangesInterceptor(core), new RoutingTransactionInterceptor(core)]);
+                [new RoutingSaveChangesInterceptor(core), new RoutingTransactionInterceptor(core)]);
         });
 
         ((IDbContextOptionsBuilderInfrastructure)optionsBuilder).AddOrUpdateExtension(binding.Extension);

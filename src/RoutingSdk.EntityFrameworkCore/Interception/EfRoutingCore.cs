@@ -11,7 +11,7 @@ using RoutingSdk.Routing;
 
 namespace RoutingSdk.EntityFrameworkCore.Interception;
 
-/// <summary>The routing logic shared by the EF Core interceptors of one application (its clusters' routers).</summary>
+/// <summary>The routing logic shared by the EF Core integration of one application (its clusters' routers): the relational connection, the command and the interceptors.</summary>
 internal sealed partial class EfRoutingCore(RoutingSdk.Tenants.ClusterSet clusters, IEnumerable<IRouteDecisionObserver> observers, ILogger logger)
 {
     /// <summary>The tag <c>.OnPrimary()</c> puts on a query (EF Core writes tags as SQL comments at the start of the command).</summary>
@@ -46,13 +46,15 @@ internal sealed partial class EfRoutingCore(RoutingSdk.Tenants.ClusterSet cluste
         (context is null ? Clusters.ForSettings().Router : RouterFor(State(context))).Topology.Options.Consistency.CommitTimeout;
 
     /// <summary>Chooses the node for a connection that is about to open and installs that node's connection.</summary>
-    public void OnOpening(DbContext? context)
+    public void OnOpening(DbContext? context) => OnOpening(context!, State(context));
+
+    /// <inheritdoc cref="OnOpening(DbContext?)"/>
+    public void OnOpening(DbContext context, RoutingContextState state)
     {
-        var state = State(context);
-        QueryRoutingOptionsExtension.EnsureRoutingCommands(context!, state);
+        QueryRoutingOptionsExtension.EnsureRoutingCommands(context, state);
         state.OpenFailed = false;
         var scope = RoutingScope.Current;
-        var request = Request(state, context!);
+        var request = Request(state, context);
         state.ReleaseLease(); // a slot left by an open that ended without a close event: give it back before taking one
         Lease(state, Clusters.Resolve(scope, MayWrite(request, scope)));
         RouteDecision decision;
@@ -67,43 +69,45 @@ internal sealed partial class EfRoutingCore(RoutingSdk.Tenants.ClusterSet cluste
             throw;
         }
 
-        _ = Apply(context!, state, scope, decision);
+        _ = Apply(context, state, scope, decision);
 
-        // EF Core opens it synchronously after this event: never on a node already found unreachable.
+        // EF Core opens it synchronously next: never on a node already found unreachable.
         NodeWatch.ThrowIfLost(decision.Pool, state);
     }
 
     /// <summary>
-    /// As <see cref="OnOpening"/>, and opens the connection itself (the caller suppresses EF Core's open): bounded by
-    /// the node's <see cref="PoolHealth.Lost"/> signal as well as the caller's token, so a connection being
-    /// established to a node that froze (it accepts TCP and answers nothing) is abandoned as soon as the health
-    /// monitor finds it unreachable instead of after the connection string's Timeout.
+    /// As <see cref="OnOpening(DbContext, RoutingContextState)"/>, waiting asynchronously for the tenant's cluster and
+    /// the read-your-writes gate. The open itself is bounded by the node's health (<see cref="RoutingRelationalConnection"/>).
     /// </summary>
-    public async ValueTask OnOpeningAsync(DbContext? context, bool open, CancellationToken cancellationToken)
+    public async ValueTask OnOpeningAsync(DbContext context, RoutingContextState state, CancellationToken cancellationToken)
     {
-        var state = State(context);
-        QueryRoutingOptionsExtension.EnsureRoutingCommands(context!, state);
+        QueryRoutingOptionsExtension.EnsureRoutingCommands(context, state);
         state.OpenFailed = false;
         var scope = RoutingScope.Current;
-        var request = Request(state, context!);
+        var request = Request(state, context);
         state.ReleaseLease(); // a slot left by an open that ended without a close event: give it back before taking one
         Lease(state, await Clusters.ResolveAsync(scope, MayWrite(request, scope), async: true, cancellationToken).ConfigureAwait(false));
         try
         {
             var decision = await state.OpenCluster!.Router.DecideAsync(request, scope, state.ExcludePool, cancellationToken).ConfigureAwait(false);
-            var connection = Apply(context!, state, scope, decision);
-            if (!open)
-            {
-                return; // another interceptor suppressed EF Core's open and opens it
-            }
-
-            await NodeWatch.OpenAsync(connection, decision.Pool, cancellationToken, state).ConfigureAwait(false);
+            _ = Apply(context, state, scope, decision);
         }
         catch
         {
             state.ReleaseLease(); // nothing opened: the tenant's slot goes back
             state.OpenCluster = null;
             throw;
+        }
+    }
+
+    /// <summary>An open failed (or was abandoned): nothing was sent on it, and the tenant's slot goes back.</summary>
+    public static void OnOpenFailed(RoutingContextState state, System.Data.Common.DbConnection connection)
+    {
+        if (connection.State != System.Data.ConnectionState.Open)
+        {
+            state.OpenFailed = true;
+            state.ReleaseLease();
+            state.OpenCluster = null;
         }
     }
 
@@ -177,8 +181,8 @@ internal sealed partial class EfRoutingCore(RoutingSdk.Tenants.ClusterSet cluste
     /// Installs the chosen pool's connection as the context's DbConnection before EF Core opens it. Switching the
     /// connection object, rather than its ConnectionString, keeps the connection attached to the pool's
     /// NpgsqlDataSource: a connection string set by hand would open through Npgsql's global pool without the
-    /// data source's type mappings and plugins. EF Core opens <c>DbConnection</c> right after this event
-    /// (RelationalConnection.OpenInternal → OpenDbConnection), so the new object is the one opened.
+    /// data source's type mappings and plugins. <see cref="RoutingRelationalConnection"/> calls this before EF Core's own
+    /// open (RelationalConnection.Open → OpenDbConnection), so the new object is the one opened.
     /// </summary>
     private static Npgsql.NpgsqlConnection Apply(DbContext context, RoutingContextState state, RoutingScope? scope, RouteDecision decision)
     {
@@ -219,12 +223,15 @@ internal sealed partial class EfRoutingCore(RoutingSdk.Tenants.ClusterSet cluste
     /// <summary>The connection closed: nothing is open through routing any more.</summary>
     public static void OnClosed(DbContext? context)
     {
-        if (context is null)
+        if (context is not null)
         {
-            return;
+            OnClosed(State(context));
         }
+    }
 
-        var state = State(context);
+    /// <inheritdoc cref="OnClosed(DbContext?)"/>
+    public static void OnClosed(RoutingContextState state)
+    {
         if (state.Watch is { Armed: true } watch)
         {
             watch.Disarm();
@@ -249,9 +256,9 @@ internal sealed partial class EfRoutingCore(RoutingSdk.Tenants.ClusterSet cluste
     }
 
     /// <summary>Watches the opened connection's node: if the health monitor finds it unreachable, the connection is aborted.</summary>
-    public static void OnOpened(DbContext? context, System.Data.Common.DbConnection connection)
+    public static void OnOpened(RoutingContextState state, System.Data.Common.DbConnection connection)
     {
-        if (context is null || State(context) is not { OpenPool: { } pool } state || connection is not Npgsql.NpgsqlConnection npgsql)
+        if (state.OpenPool is not { } pool || connection is not Npgsql.NpgsqlConnection npgsql)
         {
             return;
         }

@@ -33,6 +33,13 @@ internal sealed class QueryRoutingOptionsExtension(EfRoutingCore core) : IDbCont
         services.RemoveAll<IRelationalCommandBuilderFactory>();
         services.AddSingleton<IRelationalCommandBuilderFactory, RoutingRelationalCommandBuilderFactory>();
 
+        // Each open chooses its node in RoutingSdk's relational connection, not in a connection interceptor (whose
+        // event data EF Core creates for every open and close once one is registered).
+#pragma warning disable EF1001
+        services.RemoveAll<INpgsqlRelationalConnection>();
+        services.AddScoped<INpgsqlRelationalConnection, RoutingRelationalConnection>();
+#pragma warning restore EF1001
+
 #pragma warning disable EF1001 // The provider's factory is wrapped, so a user's EnableRetryOnFailure still applies around read retry.
         services.RemoveAll<IExecutionStrategyFactory>();
         services.AddScoped<IExecutionStrategyFactory>(sp => new RoutingExecutionStrategyFactory(
@@ -56,6 +63,16 @@ internal sealed class QueryRoutingOptionsExtension(EfRoutingCore core) : IDbCont
                 "UseQueryRouting cannot be combined with ReplaceService<IRelationalCommandBuilderFactory, ...>: RoutingSdk runs its per-command checks "
                 + "(no write on a replica, .OnPrimary(), the commit timeout) in its own relational command, which that replacement would remove. "
                 + "Use a DbCommandInterceptor for your own per-command work instead.");
+        }
+
+#pragma warning disable EF1001
+        if (coreOptions?.ReplacedServices?.Keys.Any(k => k.Item1 == typeof(IRelationalConnection) || k.Item1 == typeof(INpgsqlRelationalConnection)) == true)
+#pragma warning restore EF1001
+        {
+            throw new InvalidOperationException(
+                "UseQueryRouting cannot be combined with ReplaceService<IRelationalConnection, ...> or ReplaceService<INpgsqlRelationalConnection, ...>: "
+                + "RoutingSdk chooses each connection's node in its own relational connection, which that replacement would remove. "
+                + "Use a DbConnectionInterceptor for your own per-connection work instead.");
         }
 
         if (coreOptions?.InternalServiceProvider is not null)
@@ -83,6 +100,15 @@ internal sealed class QueryRoutingOptionsExtension(EfRoutingCore core) : IDbCont
 
         public override void PopulateDebugInfo(IDictionary<string, string> debugInfo) => debugInfo["RoutingSdk:QueryRouting"] = "1";
     }
+
+    /// <summary>
+    /// A command's connection is not RoutingSdk's: an extension registered after UseQueryRouting installed its own
+    /// IRelationalConnection, which would open every connection where its connection string points.
+    /// </summary>
+    public static InvalidOperationException ForeignConnection(DbContext context) =>
+        new($"{context.GetType().Name}'s IRelationalConnection is not RoutingSdk's: another options extension or ReplaceService installed its own after UseQueryRouting. "
+            + "RoutingSdk chooses each connection's node in its relational connection; without it every statement would run where the connection string points. "
+            + "Remove the other replacement, or use a DbConnectionInterceptor for its per-connection work.");
 
     /// <summary>
     /// Once per context: RoutingSdk's per-command checks live in its relational command; an extension registered after

@@ -240,6 +240,11 @@ internal sealed class RoutingRelationalCommand(
             return false;
         }
 
+        if (parameterObject.Connection is not RoutingRelationalConnection)
+        {
+            throw QueryRoutingOptionsExtension.ForeignConnection(context);
+        }
+
         var state = EfRoutingCore.State(context);
         _state = state;
         _core = state.Core ??= QueryRoutingOptionsExtension.For(context);

@@ -343,6 +343,101 @@ public sealed class EfRoutingTests(ClusterFixture fixture) : IAsyncLifetime
         Assert.Contains(seen.Texts, t => t.Contains("cluster_name", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void Replacing_the_relational_connection_is_refused_with_the_reason()
+    {
+        var services = new ServiceCollection();
+        services.AddQueryRouting(o => EfSchema.Pools(o, _cluster));
+#pragma warning disable EF1001 // the replacement a user might try
+        services.AddDbContext<ErpTestDb>((sp, o) => o.UseNpgsql(_cluster.PrimaryConnectionString).UseQueryRouting(sp)
+            .ReplaceService<Npgsql.EntityFrameworkCore.PostgreSQL.Storage.Internal.INpgsqlRelationalConnection, Npgsql.EntityFrameworkCore.PostgreSQL.Storage.Internal.NpgsqlRelationalConnection>());
+#pragma warning restore EF1001
+        using var sp = services.BuildServiceProvider();
+        using var scope = sp.CreateScope();
+        var ex = Assert.Throws<InvalidOperationException>(() => scope.ServiceProvider.GetRequiredService<ErpTestDb>().Customers.Count());
+        Assert.Contains("IRelationalConnection", ex.Message);
+        Assert.Contains("DbConnectionInterceptor", ex.Message);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_users_own_connection_interceptor_sees_the_routed_connection_from_ConnectionOpening_on(bool async)
+    {
+        var seen = new SeenConnections();
+        var services = new ServiceCollection();
+        services.AddQueryRouting(o => EfSchema.Pools(o, _cluster));
+        services.AddDbContext<ErpTestDb>((sp, o) => o.UseNpgsql(_cluster.PrimaryConnectionString).UseQueryRouting(sp).AddInterceptors(seen));
+        await using var sp = services.BuildServiceProvider();
+        await using var scope = sp.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ErpTestDb>();
+        using (RoutingScope.Begin(RouteKind.ReadReplica, "Report"))
+        {
+            _ = async ? await db.Customers.CountAsync() : db.Customers.Count();
+        }
+
+        _ = async
+            ? await db.Customers.Where(c => c.Id == EfSchema.SeedCustomerId).ExecuteUpdateAsync(u => u.SetProperty(c => c.Name, c => c.Name))
+            : db.Customers.Where(c => c.Id == EfSchema.SeedCustomerId).ExecuteUpdate(u => u.SetProperty(c => c.Name, c => c.Name));
+
+        // The node is the server's answer on the connection the interceptor was handed in ConnectionOpening.
+        Assert.Equal(2, seen.Opens.Count);
+        Assert.All(seen.Opens, o => Assert.True(o.SameConnection, "ConnectionOpening and ConnectionOpened saw different connections"));
+        Assert.StartsWith("sync", seen.Opens.First().Node);
+        Assert.Equal("primary", seen.Opens.Last().Node);
+        Assert.Equal(2, seen.Closes);
+    }
+
+    private sealed class SeenConnections : Microsoft.EntityFrameworkCore.Diagnostics.DbConnectionInterceptor
+    {
+        private System.Data.Common.DbConnection? _opening;
+
+        public System.Collections.Concurrent.ConcurrentQueue<(bool SameConnection, string Node)> Opens { get; } = new();
+
+        public int Closes { get; private set; }
+
+        public override Microsoft.EntityFrameworkCore.Diagnostics.InterceptionResult ConnectionOpening(
+            System.Data.Common.DbConnection connection, Microsoft.EntityFrameworkCore.Diagnostics.ConnectionEventData eventData,
+            Microsoft.EntityFrameworkCore.Diagnostics.InterceptionResult result)
+        {
+            _opening = connection;
+            return result;
+        }
+
+        public override ValueTask<Microsoft.EntityFrameworkCore.Diagnostics.InterceptionResult> ConnectionOpeningAsync(
+            System.Data.Common.DbConnection connection, Microsoft.EntityFrameworkCore.Diagnostics.ConnectionEventData eventData,
+            Microsoft.EntityFrameworkCore.Diagnostics.InterceptionResult result, CancellationToken cancellationToken = default)
+        {
+            _opening = connection;
+            return ValueTask.FromResult(result);
+        }
+
+        public override void ConnectionOpened(System.Data.Common.DbConnection connection, Microsoft.EntityFrameworkCore.Diagnostics.ConnectionEndEventData eventData) =>
+            Record(connection);
+
+        public override Task ConnectionOpenedAsync(
+            System.Data.Common.DbConnection connection, Microsoft.EntityFrameworkCore.Diagnostics.ConnectionEndEventData eventData, CancellationToken cancellationToken = default)
+        {
+            Record(connection);
+            return Task.CompletedTask;
+        }
+
+        public override void ConnectionClosed(System.Data.Common.DbConnection connection, Microsoft.EntityFrameworkCore.Diagnostics.ConnectionEndEventData eventData) => Closes++;
+
+        public override Task ConnectionClosedAsync(System.Data.Common.DbConnection connection, Microsoft.EntityFrameworkCore.Diagnostics.ConnectionEndEventData eventData)
+        {
+            Closes++;
+            return Task.CompletedTask;
+        }
+
+        private void Record(System.Data.Common.DbConnection connection)
+        {
+            using var probe = connection.CreateCommand();
+            probe.CommandText = "SELECT current_setting('cluster_name')";
+            Opens.Enqueue((ReferenceEquals(_opening, connection), (string)probe.ExecuteScalar()!));
+        }
+    }
+
     private sealed class SeenCommands : Microsoft.EntityFrameworkCore.Diagnostics.DbCommandInterceptor
     {
         public System.Collections.Concurrent.ConcurrentQueue<string> Texts { get; } = new();
