@@ -43,7 +43,7 @@ internal sealed class QueryRoutingOptionsExtension(EfRoutingCore core) : IDbCont
 #pragma warning disable EF1001 // The provider's factory is wrapped, so a user's EnableRetryOnFailure still applies around read retry.
         services.RemoveAll<IExecutionStrategyFactory>();
         services.AddScoped<IExecutionStrategyFactory>(sp => new RoutingExecutionStrategyFactory(
-            sp.GetRequiredService<ExecutionStrategyDependencies>(), static d => new NpgsqlExecutionStrategyFactory(d)));
+            sp.GetRequiredService<ExecutionStrategyDependencies>(), static d => new NpgsqlExecutionStrategyFactory(d), sp.GetRequiredService<RoutingContextState>()));
 #pragma warning restore EF1001
     }
 

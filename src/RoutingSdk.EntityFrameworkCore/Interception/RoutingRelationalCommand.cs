@@ -240,12 +240,12 @@ internal sealed class RoutingRelationalCommand(
             return false;
         }
 
-        if (parameterObject.Connection is not RoutingRelationalConnection)
+        if (parameterObject.Connection is not RoutingRelationalConnection connection)
         {
             throw QueryRoutingOptionsExtension.ForeignConnection(context);
         }
 
-        var state = EfRoutingCore.State(context);
+        var state = connection.RoutingState; // the context's, without a service lookup per command
         _state = state;
         _core = state.Core ??= QueryRoutingOptionsExtension.For(context);
         _context = context;

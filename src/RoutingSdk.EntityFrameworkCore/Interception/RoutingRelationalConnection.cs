@@ -23,6 +23,9 @@ internal sealed class RoutingRelationalConnection(
     private readonly EfRoutingCore _core = options.FindExtension<QueryRoutingOptionsExtension>()?.Core
         ?? throw new RoutingException("RoutingSdk's relational connection was created for a context without UseQueryRouting.");
 
+    /// <summary>The routing state of this connection's context.</summary>
+    public RoutingContextState RoutingState => state;
+
     /// <summary>The connection EF Core opens (RelationalConnection's, not Npgsql's typed one, which would cast).</summary>
     private System.Data.Common.DbConnection Current => ((RelationalConnection)this).DbConnection;
 

@@ -19,9 +19,14 @@ namespace RoutingSdk.EntityFrameworkCore.Retry;
 /// buffering costs every query a copy of its result. A provider strategy configured by the user
 /// (<c>EnableRetryOnFailure</c>) still runs around it.
 /// </remarks>
-internal sealed class RoutingExecutionStrategy(IExecutionStrategy inner, ExecutionStrategyDependencies dependencies, EfRoutingCore core, ILogger logger)
+internal sealed class RoutingExecutionStrategy(
+    IExecutionStrategy inner, ExecutionStrategyDependencies dependencies, EfRoutingCore core, ILogger logger, RoutingContextState ownState)
     : IExecutionStrategy
 {
+    /// <summary>The routing state of the context an operation runs on: this strategy's own context's without a service lookup.</summary>
+    private RoutingContextState StateOf(DbContext context) =>
+        ReferenceEquals(context, dependencies.CurrentContext.Context) ? ownState : EfRoutingCore.State(context);
+
     public bool RetriesOnFailure => inner.RetriesOnFailure || core.Clusters.ForSettings().Router.Topology.Options.ReadRetry is { Enabled: true, BufferResults: true };
 
     public TResult Execute<TState, TResult>(TState state, Func<DbContext, TState, TResult> operation, Func<DbContext, TState, ExecutionResult<TResult>>? verifySucceeded)
@@ -48,7 +53,7 @@ internal sealed class RoutingExecutionStrategy(IExecutionStrategy inner, Executi
 
     private TResult Run<TState, TResult>(DbContext context, TState state, Func<DbContext, TState, TResult> operation)
     {
-        var routing = EfRoutingCore.State(context);
+        var routing = StateOf(context);
         if (routing.StrategyDepth > 0)
         {
             return operation(context, state);
@@ -86,7 +91,7 @@ internal sealed class RoutingExecutionStrategy(IExecutionStrategy inner, Executi
     private async Task<TResult> RunAsync<TState, TResult>(
         DbContext context, TState state, Func<DbContext, TState, CancellationToken, Task<TResult>> operation, CancellationToken cancellationToken)
     {
-        var routing = EfRoutingCore.State(context);
+        var routing = StateOf(context);
         if (routing.StrategyDepth > 0)
         {
             return await operation(context, state, cancellationToken).ConfigureAwait(false);
@@ -212,13 +217,14 @@ internal sealed class RoutingExecutionStrategy(IExecutionStrategy inner, Executi
 
 /// <summary>Wraps the provider's execution strategy of each context in <see cref="RoutingExecutionStrategy"/>.</summary>
 internal sealed class RoutingExecutionStrategyFactory(
-    ExecutionStrategyDependencies dependencies, Func<ExecutionStrategyDependencies, IExecutionStrategyFactory> providerFactory) : IExecutionStrategyFactory
+    ExecutionStrategyDependencies dependencies, Func<ExecutionStrategyDependencies, IExecutionStrategyFactory> providerFactory, RoutingContextState state)
+    : IExecutionStrategyFactory
 {
     private readonly IExecutionStrategyFactory _provider = providerFactory(dependencies);
 
     public IExecutionStrategy Create()
     {
         var core = QueryRoutingOptionsExtension.For(dependencies.CurrentContext.Context);
-        return new RoutingExecutionStrategy(_provider.Create(), dependencies, core, core.Logger);
+        return new RoutingExecutionStrategy(_provider.Create(), dependencies, core, core.Logger, state);
     }
 }
