@@ -21,7 +21,8 @@
 #       and with Tenants.MaxConnectionsPerTenant; the quiet tenants' throughput and latency in each.
 #   profile [--variant routed] [--seconds 20]
 #       One same-node variant run continuously under dotnet-counters (lock contention, thread pool, GC, allocation)
-#       and dotnet-trace (CPU samples, speedscope); installs both .NET tools when missing. Output in artifacts/bench/profile-<variant>.*
+#       and dotnet-trace (CPU samples, speedscope); installs both .NET tools when missing. Output in artifacts/bench/profile-<variant>.*;
+#       prints the share of CPU samples in RoutingSdk's own code (by frame) and in the health monitor.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
@@ -210,6 +211,8 @@ if [[ $what == profile ]]; then
   dotnet-trace collect -p "$pid" --duration "$span" --format Speedscope -o "$out/profile-$profile_variant.nettrace" >/dev/null
   wait "$runner" || true
   cat "$log" "$out/profile-$profile_variant.backends"
+  # Where the CPU went: RoutingSdk's own code, the monitor, EF Core and Npgsql (shares of all sampled CPU time).
+  python3 scripts/lib/profile-summary.py "$out/profile-$profile_variant.speedscope.json" || echo "bench.sh: profile summary failed (python3 needed)" >&2
   echo "bench.sh: counters in $out/profile-$profile_variant.counters.csv, CPU samples in $out/profile-$profile_variant.speedscope.json" >&2
 fi
 

@@ -242,7 +242,11 @@ internal sealed class RoutingRelationalCommand(
 
         if (parameterObject.Connection is not RoutingRelationalConnection connection)
         {
-            throw QueryRoutingOptionsExtension.ForeignConnection(context);
+            // Npgsql's admin connection (EnsureCreated, EnsureDeleted and Migrate creating or dropping the database) is
+            // its own NpgsqlRelationalConnection, on UseNpgsql's connection string: it runs there, unrouted, as before.
+            return Microsoft.EntityFrameworkCore.Infrastructure.AccessorExtensions.GetService<IRelationalConnection>(context) is RoutingRelationalConnection
+                ? false
+                : throw QueryRoutingOptionsExtension.ForeignConnection(context);
         }
 
         var state = connection.RoutingState; // the context's, without a service lookup per command

@@ -29,27 +29,47 @@ internal sealed class RoutingRelationalConnection(
     /// <summary>The connection EF Core opens (RelationalConnection's, not Npgsql's typed one, which would cast).</summary>
     private System.Data.Common.DbConnection Current => ((RelationalConnection)this).DbConnection;
 
+    // Set while an open RoutingSdk routed in Open/OpenAsync runs: an open EF Core starts by itself (a nested Open that
+    // found the connection broken meanwhile) is routed where it happens instead, in OpenDbConnection.
+    private bool _routed;
+
     public override bool Open(bool errorsExpected = false)
     {
         if (Current.State == ConnectionState.Open)
         {
-            return base.Open(errorsExpected); // nested: the connection keeps its node
+            try
+            {
+                return base.Open(errorsExpected); // nested: the connection keeps its node (see OpenDbConnection if it broke meanwhile)
+            }
+            catch
+            {
+                EfRoutingCore.OnOpenFailed(state, Current); // only if EF Core's reopen of a connection that broke meanwhile failed
+                throw;
+            }
         }
 
         if (Current.State == ConnectionState.Broken)
         {
-            CloseDbConnection();
+            state.Watch?.Disarm();
+            base.CloseDbConnection(); // as EF Core would; the failure that broke it is judged where it happened
         }
 
         try
         {
             _core.OnOpening(Context, state); // may refuse a node already found lost: nothing opened, the slot goes back
-            return base.Open(errorsExpected);
+            _routed = true;
+            var opened = base.Open(errorsExpected);
+            WatchIfSuppressed();
+            return opened;
         }
         catch
         {
             EfRoutingCore.OnOpenFailed(state, Current);
             throw;
+        }
+        finally
+        {
+            _routed = false;
         }
     }
 
@@ -57,35 +77,70 @@ internal sealed class RoutingRelationalConnection(
     {
         if (Current.State == ConnectionState.Open)
         {
-            return await base.OpenAsync(cancellationToken, errorsExpected).ConfigureAwait(false);
+            try
+            {
+                return await base.OpenAsync(cancellationToken, errorsExpected).ConfigureAwait(false);
+            }
+            catch
+            {
+                EfRoutingCore.OnOpenFailed(state, Current);
+                throw;
+            }
         }
 
         if (Current.State == ConnectionState.Broken)
         {
-            await CloseDbConnectionAsync().ConfigureAwait(false);
+            state.Watch?.Disarm();
+            await base.CloseDbConnectionAsync().ConfigureAwait(false);
         }
 
         try
         {
             await _core.OnOpeningAsync(Context, state, cancellationToken).ConfigureAwait(false);
-            return await base.OpenAsync(cancellationToken, errorsExpected).ConfigureAwait(false);
+            _routed = true;
+            var opened = await base.OpenAsync(cancellationToken, errorsExpected).ConfigureAwait(false);
+            WatchIfSuppressed();
+            return opened;
         }
         catch
         {
             EfRoutingCore.OnOpenFailed(state, Current);
             throw;
         }
+        finally
+        {
+            _routed = false;
+        }
     }
 
     protected override void OpenDbConnection(bool errorsExpected)
     {
+        if (!_routed)
+        {
+            RouteUnplannedOpen();
+        }
+
         base.OpenDbConnection(errorsExpected);
-        EfRoutingCore.OnOpened(state, Current);
+        Watch();
     }
 
     /// <summary>Opens the routed connection bounded by its node's health as well as the caller's token (see <see cref="Pools.NodeWatch.OpenAsync(NpgsqlConnection, Pools.RoutingPool?, CancellationToken, Pools.IOpenAbandonedListener?, TimeSpan?, string?)"/>).</summary>
     protected override async Task OpenDbConnectionAsync(bool errorsExpected, CancellationToken cancellationToken)
     {
+        var unplanned = !_routed;
+        if (unplanned)
+        {
+            try
+            {
+                await _core.OnOpeningAsync(Context, state, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                EfRoutingCore.OnOpenFailed(state, Current);
+                throw;
+            }
+        }
+
         if (Current is NpgsqlConnection connection && state.OpenPool is { } pool)
         {
             await Pools.NodeWatch.OpenAsync(connection, pool, cancellationToken, state).ConfigureAwait(false);
@@ -95,8 +150,67 @@ internal sealed class RoutingRelationalConnection(
             await base.OpenDbConnectionAsync(errorsExpected, cancellationToken).ConfigureAwait(false);
         }
 
-        EfRoutingCore.OnOpened(state, Current);
+        Watch();
     }
+
+    private void RouteUnplannedOpen()
+    {
+        try
+        {
+            _core.OnOpening(Context, state);
+        }
+        catch
+        {
+            EfRoutingCore.OnOpenFailed(state, Current);
+            throw;
+        }
+    }
+
+    /// <summary>Ties the open connection to its node's health, right after it opened (before EF Core enlists it in an ambient transaction).</summary>
+    private void Watch()
+    {
+        if (Current.State == ConnectionState.Open)
+        {
+            EfRoutingCore.OnOpened(state, Current);
+        }
+    }
+
+    /// <summary>A connection interceptor of yours suppressed EF Core's open and opened the routed connection itself: it is watched too.</summary>
+    private void WatchIfSuppressed()
+    {
+        if (state.Watch is not { Armed: true })
+        {
+            Watch();
+        }
+    }
+
+    /// <summary>
+    /// The connection EnsureCreated, EnsureDeleted and Migrate use to create or drop the database: Npgsql builds it from
+    /// UseNpgsql's connection string, which has no password once it was used (<c>Persist Security Info</c> is off) and
+    /// names whatever host UseNpgsql named. RoutingSdk builds it from the current primary pool's connection string
+    /// instead (its credentials, and the primary Patroni reports now), on the admin database (<c>postgres</c> unless
+    /// UseNpgsql's <c>UseAdminDatabase</c> names another), unpooled as Npgsql's own.
+    /// </summary>
+    public override INpgsqlRelationalConnection CreateAdminConnection()
+    {
+        var primary = _core.RouterFor(state).CurrentPrimary
+            ?? throw new RoutingException("EnsureCreated, EnsureDeleted and Migrate need the primary to create or drop the database, and no primary is known now (see the operations page or the health checks); retry once one is.");
+        var npgsql = Dependencies.ContextOptions.FindExtension<NpgsqlOptionsExtension>()
+            ?? throw new InvalidOperationException("UseQueryRouting needs UseNpgsql on the same options.");
+        var connectionString = new NpgsqlConnectionStringBuilder(primary.ConnectionString)
+        {
+            Database = npgsql.AdminDatabase ?? "postgres",
+            Pooling = false,
+            Multiplexing = false,
+        }.ConnectionString;
+        var options = new Microsoft.EntityFrameworkCore.DbContextOptionsBuilder();
+        ((IDbContextOptionsBuilderInfrastructure)options).AddOrUpdateExtension(
+            (NpgsqlOptionsExtension)npgsql.WithConnection(null).WithConnectionString(connectionString));
+        return new AdminConnection(Dependencies with { ContextOptions = options.Options });
+    }
+
+    /// <summary>Npgsql's relational connection on a connection string of its own (the protected constructor, no data source).</summary>
+    private sealed class AdminConnection(RelationalConnectionDependencies dependencies) : NpgsqlRelationalConnection(dependencies, dataSource: null);
 
     // EF Core also "closes" a connection that never opened: SetDbConnection resets the service, closing the connection it
     // created itself, while the routed one is being installed. Only a close of an opened connection ends its routing.

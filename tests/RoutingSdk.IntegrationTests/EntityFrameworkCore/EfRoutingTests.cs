@@ -359,6 +359,46 @@ public sealed class EfRoutingTests(ClusterFixture fixture) : IAsyncLifetime
         Assert.Contains("DbConnectionInterceptor", ex.Message);
     }
 
+    [Fact]
+    public async Task EnsureDeleted_and_EnsureCreated_create_and_drop_the_database_on_the_primary_pool()
+    {
+        static string Scratch(string connectionString) =>
+            new Npgsql.NpgsqlConnectionStringBuilder(connectionString) { Database = "routing_efscratch" }.ConnectionString;
+        var services = new ServiceCollection();
+        services.AddQueryRouting(o =>
+        {
+            o.Pools.Add(new RoutingPoolOptions { Name = "WritePool", Role = PoolRole.Primary, ConnectionString = Scratch(_cluster.PrimaryConnectionString) });
+            o.Pools.Add(new RoutingPoolOptions { Name = "sync1", Role = PoolRole.SyncReplica, ConnectionString = Scratch(_cluster.Sync1ConnectionString) });
+        });
+        // UseNpgsql names a host that is not the primary: the admin connection is built from the primary pool's.
+        services.AddDbContext<ErpTestDb>((sp, o) => o.UseNpgsql(Scratch(_cluster.Sync1ConnectionString)).UseQueryRouting(sp));
+        await using var sp = services.BuildServiceProvider();
+        await using (var scope = sp.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<ErpTestDb>();
+            db.Database.EnsureDeleted(); // synchronous: DROP DATABASE (when it exists) on the admin connection
+            Assert.True(await db.Database.EnsureCreatedAsync()); // CREATE DATABASE on the admin connection, the tables through routing
+            Assert.False(await db.Database.EnsureCreatedAsync()); // it exists now: nothing to do
+            db.Customers.Add(new Customer { Name = "scratch" });
+            await db.SaveChangesAsync();
+        }
+
+        await using (var check = new Npgsql.NpgsqlConnection(Scratch(_cluster.PrimaryConnectionString)))
+        {
+            await check.OpenAsync();
+            await using var cmd = new Npgsql.NpgsqlCommand("SELECT current_setting('cluster_name'), (SELECT count(*) FROM ef_routing.customers)", check);
+            await using var reader = await cmd.ExecuteReaderAsync();
+            Assert.True(await reader.ReadAsync());
+            Assert.Equal("primary", reader.GetString(0));
+            Assert.Equal(1L, reader.GetInt64(1));
+        }
+
+        await using (var scope = sp.CreateAsyncScope())
+        {
+            Assert.True(await scope.ServiceProvider.GetRequiredService<ErpTestDb>().Database.EnsureDeletedAsync());
+        }
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
