@@ -311,17 +311,29 @@ public sealed class EfRoutingTests(ClusterFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
-    public void Replacing_the_relational_command_builder_factory_is_refused_with_the_reason()
+    public void Replacing_the_relational_command_builder_factory_is_refused_with_the_reason() =>
+        AssertReplacementRefused(
+            o => o.ReplaceService<Microsoft.EntityFrameworkCore.Storage.IRelationalCommandBuilderFactory, Microsoft.EntityFrameworkCore.Storage.RelationalCommandBuilderFactory>(),
+            "IRelationalCommandBuilderFactory", "DbCommandInterceptor");
+
+#pragma warning disable EF1001 // the replacement a user might try
+    [Fact]
+    public void Replacing_the_relational_connection_is_refused_with_the_reason() =>
+        AssertReplacementRefused(
+            o => o.ReplaceService<Npgsql.EntityFrameworkCore.PostgreSQL.Storage.Internal.INpgsqlRelationalConnection, Npgsql.EntityFrameworkCore.PostgreSQL.Storage.Internal.NpgsqlRelationalConnection>(),
+            "IRelationalConnection", "DbConnectionInterceptor");
+#pragma warning restore EF1001
+
+    private void AssertReplacementRefused(Action<DbContextOptionsBuilder> replace, string service, string alternative)
     {
         var services = new ServiceCollection();
         services.AddQueryRouting(o => EfSchema.Pools(o, _cluster));
-        services.AddDbContext<ErpTestDb>((sp, o) => o.UseNpgsql(_cluster.PrimaryConnectionString).UseQueryRouting(sp)
-            .ReplaceService<Microsoft.EntityFrameworkCore.Storage.IRelationalCommandBuilderFactory, Microsoft.EntityFrameworkCore.Storage.RelationalCommandBuilderFactory>());
+        services.AddDbContext<ErpTestDb>((sp, o) => replace(o.UseNpgsql(_cluster.PrimaryConnectionString).UseQueryRouting(sp)));
         using var sp = services.BuildServiceProvider();
         using var scope = sp.CreateScope();
         var ex = Assert.Throws<InvalidOperationException>(() => scope.ServiceProvider.GetRequiredService<ErpTestDb>().Customers.Count());
-        Assert.Contains("IRelationalCommandBuilderFactory", ex.Message);
-        Assert.Contains("DbCommandInterceptor", ex.Message);
+        Assert.Contains(service, ex.Message);
+        Assert.Contains(alternative, ex.Message);
     }
 
     [Fact]
@@ -341,22 +353,6 @@ public sealed class EfRoutingTests(ClusterFixture fixture) : IAsyncLifetime
         }
 
         Assert.Contains(seen.Texts, t => t.Contains("cluster_name", StringComparison.Ordinal));
-    }
-
-    [Fact]
-    public void Replacing_the_relational_connection_is_refused_with_the_reason()
-    {
-        var services = new ServiceCollection();
-        services.AddQueryRouting(o => EfSchema.Pools(o, _cluster));
-#pragma warning disable EF1001 // the replacement a user might try
-        services.AddDbContext<ErpTestDb>((sp, o) => o.UseNpgsql(_cluster.PrimaryConnectionString).UseQueryRouting(sp)
-            .ReplaceService<Npgsql.EntityFrameworkCore.PostgreSQL.Storage.Internal.INpgsqlRelationalConnection, Npgsql.EntityFrameworkCore.PostgreSQL.Storage.Internal.NpgsqlRelationalConnection>());
-#pragma warning restore EF1001
-        using var sp = services.BuildServiceProvider();
-        using var scope = sp.CreateScope();
-        var ex = Assert.Throws<InvalidOperationException>(() => scope.ServiceProvider.GetRequiredService<ErpTestDb>().Customers.Count());
-        Assert.Contains("IRelationalConnection", ex.Message);
-        Assert.Contains("DbConnectionInterceptor", ex.Message);
     }
 
     [Fact]
