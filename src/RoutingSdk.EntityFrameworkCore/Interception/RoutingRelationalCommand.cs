@@ -244,7 +244,7 @@ internal sealed class RoutingRelationalCommand(
         {
             // Npgsql's admin connection (EnsureCreated, EnsureDeleted and Migrate creating or dropping the database) is
             // its own NpgsqlRelationalConnection, on UseNpgsql's connection string: it runs there, unrouted, as before.
-            return Microsoft.EntityFrameworkCore.Infrastructure.AccessorExtensions.GetService<IRelationalConnection>(context) is RoutingRelationalConnection
+            return parameterObject.Connection is RoutingRelationalConnection.AdminConnection
                 ? false
                 : throw QueryRoutingOptionsExtension.ForeignConnection(context);
         }

@@ -50,10 +50,10 @@ internal sealed class RoutingRelationalConnection(
 
         if (Current.State == ConnectionState.Broken)
         {
-            state.Watch?.Disarm();
-            base.CloseDbConnection(); // as EF Core would; the failure that broke it is judged where it happened
+            CloseDbConnection(); // as EF Core would (see CloseDbConnection: a broken connection keeps its operation's pending write)
         }
 
+        var outer = _routed; // an interceptor of yours may query this context inside ConnectionOpening
         try
         {
             _core.OnOpening(Context, state); // may refuse a node already found lost: nothing opened, the slot goes back
@@ -69,7 +69,7 @@ internal sealed class RoutingRelationalConnection(
         }
         finally
         {
-            _routed = false;
+            _routed = outer;
         }
     }
 
@@ -90,10 +90,10 @@ internal sealed class RoutingRelationalConnection(
 
         if (Current.State == ConnectionState.Broken)
         {
-            state.Watch?.Disarm();
-            await base.CloseDbConnectionAsync().ConfigureAwait(false);
+            await CloseDbConnectionAsync().ConfigureAwait(false);
         }
 
+        var outer = _routed;
         try
         {
             await _core.OnOpeningAsync(Context, state, cancellationToken).ConfigureAwait(false);
@@ -109,7 +109,7 @@ internal sealed class RoutingRelationalConnection(
         }
         finally
         {
-            _routed = false;
+            _routed = outer;
         }
     }
 
@@ -187,13 +187,13 @@ internal sealed class RoutingRelationalConnection(
     /// <summary>
     /// The connection EnsureCreated, EnsureDeleted and Migrate use to create or drop the database: Npgsql builds it from
     /// UseNpgsql's connection string, which has no password once it was used (<c>Persist Security Info</c> is off) and
-    /// names whatever host UseNpgsql named. RoutingSdk builds it from the current primary pool's connection string
-    /// instead (its credentials, and the primary Patroni reports now), on the admin database (<c>postgres</c> unless
-    /// UseNpgsql's <c>UseAdminDatabase</c> names another), unpooled as Npgsql's own.
+    /// names whatever host UseNpgsql named. RoutingSdk builds it from the current tenant's cluster's primary pool instead
+    /// (its credentials and data-source callbacks, and the primary Patroni reports now), on the admin database
+    /// (<c>postgres</c> unless UseNpgsql's <c>UseAdminDatabase</c> names another), unpooled as Npgsql's own.
     /// </summary>
     public override INpgsqlRelationalConnection CreateAdminConnection()
     {
-        var primary = _core.RouterFor(state).CurrentPrimary
+        var primary = _core.Clusters.ForSettings().Router.CurrentPrimary // the current tenant's cluster, not the context's last one
             ?? throw new RoutingException("EnsureCreated, EnsureDeleted and Migrate need the primary to create or drop the database, and no primary is known now (see the operations page or the health checks); retry once one is.");
         var npgsql = Dependencies.ContextOptions.FindExtension<NpgsqlOptionsExtension>()
             ?? throw new InvalidOperationException("UseQueryRouting needs UseNpgsql on the same options.");
@@ -203,19 +203,32 @@ internal sealed class RoutingRelationalConnection(
             Pooling = false,
             Multiplexing = false,
         }.ConnectionString;
+        // Cloned from the pool's data source, as Npgsql clones its own: the password provider and SSL callbacks configured
+        // with ConfigureDataSource come along.
+        var connection = primary.DataSourceFor(state.Extras).CreateConnection().CloneWith(connectionString);
         var options = new Microsoft.EntityFrameworkCore.DbContextOptionsBuilder();
         ((IDbContextOptionsBuilderInfrastructure)options).AddOrUpdateExtension(
-            (NpgsqlOptionsExtension)npgsql.WithConnection(null).WithConnectionString(connectionString));
+            (NpgsqlOptionsExtension)npgsql.WithConnectionString(null).WithConnection(connection));
         return new AdminConnection(Dependencies with { ContextOptions = options.Options });
     }
 
     /// <summary>Npgsql's relational connection on a connection string of its own (the protected constructor, no data source).</summary>
-    private sealed class AdminConnection(RelationalConnectionDependencies dependencies) : NpgsqlRelationalConnection(dependencies, dataSource: null);
+    internal sealed class AdminConnection(RelationalConnectionDependencies dependencies) : NpgsqlRelationalConnection(dependencies, dataSource: null);
 
     // EF Core also "closes" a connection that never opened: SetDbConnection resets the service, closing the connection it
     // created itself, while the routed one is being installed. Only a close of an opened connection ends its routing.
+    // A broken connection (its node was lost, or the server ended it) is closed without ending its routing: EF Core closes
+    // it when it opens again (RelationalConnection.Open), and the failure that broke it is judged where it happened, so
+    // the operation's pending write must survive into the new open's decision.
     protected override void CloseDbConnection()
     {
+        if (Current.State == ConnectionState.Broken)
+        {
+            state.Watch?.Disarm();
+            base.CloseDbConnection();
+            return;
+        }
+
         var wasOpen = Current.State != ConnectionState.Closed;
         try
         {
@@ -232,6 +245,13 @@ internal sealed class RoutingRelationalConnection(
 
     protected override async Task CloseDbConnectionAsync()
     {
+        if (Current.State == ConnectionState.Broken)
+        {
+            state.Watch?.Disarm();
+            await base.CloseDbConnectionAsync().ConfigureAwait(false);
+            return;
+        }
+
         var wasOpen = Current.State != ConnectionState.Closed;
         try
         {
