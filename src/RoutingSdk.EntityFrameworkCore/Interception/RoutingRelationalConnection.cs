@@ -33,12 +33,18 @@ internal sealed class RoutingRelationalConnection(
     // found the connection broken meanwhile) is routed where it happens instead, in OpenDbConnection.
     private bool _routed;
 
+    // Set while EF Core's own Open runs: a broken connection it closes there, before it opens again, is closed without
+    // ending its routing (see CloseDbConnection).
+    private bool _opening;
+
     public override bool Open(bool errorsExpected = false)
     {
         if (Current.State == ConnectionState.Open)
         {
+            var outerOpening = _opening;
             try
             {
+                _opening = true;
                 return base.Open(errorsExpected); // nested: the connection keeps its node (see OpenDbConnection if it broke meanwhile)
             }
             catch
@@ -46,11 +52,15 @@ internal sealed class RoutingRelationalConnection(
                 EfRoutingCore.OnOpenFailed(state, Current); // only if EF Core's reopen of a connection that broke meanwhile failed
                 throw;
             }
+            finally
+            {
+                _opening = outerOpening;
+            }
         }
 
         if (Current.State == ConnectionState.Broken)
         {
-            CloseDbConnection(); // as EF Core would (see CloseDbConnection: a broken connection keeps its operation's pending write)
+            CloseBroken(); // as EF Core's Open would
         }
 
         var outer = _routed; // an interceptor of yours may query this context inside ConnectionOpening
@@ -77,8 +87,10 @@ internal sealed class RoutingRelationalConnection(
     {
         if (Current.State == ConnectionState.Open)
         {
+            var outerOpening = _opening;
             try
             {
+                _opening = true;
                 return await base.OpenAsync(cancellationToken, errorsExpected).ConfigureAwait(false);
             }
             catch
@@ -86,11 +98,15 @@ internal sealed class RoutingRelationalConnection(
                 EfRoutingCore.OnOpenFailed(state, Current);
                 throw;
             }
+            finally
+            {
+                _opening = outerOpening;
+            }
         }
 
         if (Current.State == ConnectionState.Broken)
         {
-            await CloseDbConnectionAsync().ConfigureAwait(false);
+            await CloseBrokenAsync().ConfigureAwait(false);
         }
 
         var outer = _routed;
@@ -217,15 +233,15 @@ internal sealed class RoutingRelationalConnection(
 
     // EF Core also "closes" a connection that never opened: SetDbConnection resets the service, closing the connection it
     // created itself, while the routed one is being installed. Only a close of an opened connection ends its routing.
-    // A broken connection (its node was lost, or the server ended it) is closed without ending its routing: EF Core closes
-    // it when it opens again (RelationalConnection.Open), and the failure that broke it is judged where it happened, so
-    // the operation's pending write must survive into the new open's decision.
+    // A broken connection that EF Core's Open closes before it opens again is closed without ending its routing (EF Core
+    // raises no close event for it either): the failure that broke it was judged where it happened, and the operation's
+    // pending write must survive into the new open's decision. A broken connection closed by Close (a failed command's
+    // cleanup) ends its routing as any other.
     protected override void CloseDbConnection()
     {
-        if (Current.State == ConnectionState.Broken)
+        if (_opening && Current.State == ConnectionState.Broken)
         {
-            state.Watch?.Disarm();
-            base.CloseDbConnection();
+            CloseBroken();
             return;
         }
 
@@ -245,10 +261,9 @@ internal sealed class RoutingRelationalConnection(
 
     protected override async Task CloseDbConnectionAsync()
     {
-        if (Current.State == ConnectionState.Broken)
+        if (_opening && Current.State == ConnectionState.Broken)
         {
-            state.Watch?.Disarm();
-            await base.CloseDbConnectionAsync().ConfigureAwait(false);
+            await CloseBrokenAsync().ConfigureAwait(false);
             return;
         }
 
@@ -264,5 +279,17 @@ internal sealed class RoutingRelationalConnection(
                 EfRoutingCore.OnClosed(state);
             }
         }
+    }
+
+    private void CloseBroken()
+    {
+        state.Watch?.Disarm();
+        base.CloseDbConnection();
+    }
+
+    private async Task CloseBrokenAsync()
+    {
+        state.Watch?.Disarm();
+        await base.CloseDbConnectionAsync().ConfigureAwait(false);
     }
 }
