@@ -53,11 +53,9 @@ public sealed class ReplicaRealityTests(ClusterFixture fixture) : IAsyncLifetime
     private static Task<string> SlowReportAsync(ErpTestDb db) =>
         db.Database.SqlQuery<string>($"SELECT current_setting('cluster_name') || ':' || count(*) AS \"Value\" FROM ef_routing.conflict_probe c CROSS JOIN LATERAL (SELECT pg_sleep(0.5 + 0 * c.id)) s").SingleAsync();
 
-    private async Task ProvokeConflictAsync()
-    {
-        await Task.Delay(700); // the report holds its AccessShareLock on sync1 by now
-        await LockProbeOnPrimaryAsync();
-    }
+    // The slow report (six rows, 0.5 s each) is seen running on sync1, so it holds its AccessShareLock there: about 2.5 s
+    // of it remain, more than the 1 s replay waits before it cancels the report. Not a guessed delay.
+    private Task ProvokeConflictAsync() => ProvokeConflictOnceRunningAsync("%pg_sleep(0.5 + 0 * c.id)%");
 
     // An ACCESS EXCLUSIVE lock taken and committed on the primary: replaying it on sync1 waits
     // max_standby_streaming_delay (1 s) for the report's AccessShareLock, then cancels the report.
@@ -74,6 +72,7 @@ public sealed class ReplicaRealityTests(ClusterFixture fixture) : IAsyncLifetime
     [Fact]
     public async Task Recovery_conflict_on_a_replica_is_survived_by_retry_and_counted()
     {
+        await WaitUntilSync1ServesAsync();
         // Only sync1 serves reads, so the first attempt surely meets the conflict there.
         await using var sp = Services(o => o.Pools.RemoveAll(p => p.Name == "sync2"));
         long retries = 0;
@@ -96,6 +95,7 @@ public sealed class ReplicaRealityTests(ClusterFixture fixture) : IAsyncLifetime
     [Fact]
     public async Task Recovery_conflict_with_retries_disabled_gives_the_user_message_and_operator_detail()
     {
+        await WaitUntilSync1ServesAsync();
         await using var sp = Services(o =>
         {
             o.Pools.RemoveAll(p => p.Name == "sync2");
@@ -154,12 +154,13 @@ public sealed class ReplicaRealityTests(ClusterFixture fixture) : IAsyncLifetime
     }
 
     // Provokes the conflict once the report is seen running on sync1 (by sync1's own pg_stat_activity), not after a guess.
-    private async Task ProvokeConflictOnceRunningAsync()
+    private async Task ProvokeConflictOnceRunningAsync(string queryLike = "%repeat('x', 5000)%")
     {
         await using var sync1 = new NpgsqlConnection(_cluster.Sync1ConnectionString);
         await sync1.OpenAsync();
         await using var running = new NpgsqlCommand(
-            "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE '%repeat(''x'', 5000)%'", sync1);
+            "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE $1", sync1);
+        running.Parameters.AddWithValue(queryLike);
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while ((long)(await running.ExecuteScalarAsync())! == 0)
         {
@@ -250,6 +251,7 @@ public sealed class ReplicaRealityTests(ClusterFixture fixture) : IAsyncLifetime
     [InlineData(false)]
     public async Task Dapper_style_read_through_RoutingDataSource_survives_a_recovery_conflict_or_reports_it(bool retry)
     {
+        await WaitUntilSync1ServesAsync();
         await using var sp = Services(o =>
         {
             o.Pools.RemoveAll(p => p.Name == "sync2");
