@@ -301,10 +301,7 @@ public sealed class EfRoutingTests(ClusterFixture fixture) : IAsyncLifetime
     [Fact]
     public void Disabling_thread_safety_checks_is_refused_with_the_reason()
     {
-        var services = new ServiceCollection();
-        services.AddQueryRouting(o => EfSchema.Pools(o, _cluster));
-        services.AddDbContext<ErpTestDb>((sp, o) => o.UseNpgsql(_cluster.PrimaryConnectionString).UseQueryRouting(sp).EnableThreadSafetyChecks(false));
-        using var sp = services.BuildServiceProvider();
+        using var sp = RoutedContext(o => o.EnableThreadSafetyChecks(false));
         using var scope = sp.CreateScope();
         var ex = Assert.Throws<InvalidOperationException>(() => scope.ServiceProvider.GetRequiredService<ErpTestDb>().Customers.Count());
         Assert.Contains("EnableThreadSafetyChecks(false)", ex.Message);
@@ -324,12 +321,18 @@ public sealed class EfRoutingTests(ClusterFixture fixture) : IAsyncLifetime
             "IRelationalConnection", "DbConnectionInterceptor");
 #pragma warning restore EF1001
 
-    private void AssertReplacementRefused(Action<DbContextOptionsBuilder> replace, string service, string alternative)
+    /// <summary>RoutingSdk over this cluster's pools, and an ErpTestDb on it with <paramref name="configure"/> applied after UseQueryRouting.</summary>
+    private ServiceProvider RoutedContext(Action<DbContextOptionsBuilder> configure)
     {
         var services = new ServiceCollection();
         services.AddQueryRouting(o => EfSchema.Pools(o, _cluster));
-        services.AddDbContext<ErpTestDb>((sp, o) => replace(o.UseNpgsql(_cluster.PrimaryConnectionString).UseQueryRouting(sp)));
-        using var sp = services.BuildServiceProvider();
+        services.AddDbContext<ErpTestDb>((sp, o) => configure(o.UseNpgsql(_cluster.PrimaryConnectionString).UseQueryRouting(sp)));
+        return services.BuildServiceProvider();
+    }
+
+    private void AssertReplacementRefused(Action<DbContextOptionsBuilder> replace, string service, string alternative)
+    {
+        using var sp = RoutedContext(replace);
         using var scope = sp.CreateScope();
         var ex = Assert.Throws<InvalidOperationException>(() => scope.ServiceProvider.GetRequiredService<ErpTestDb>().Customers.Count());
         Assert.Contains(service, ex.Message);
@@ -340,10 +343,7 @@ public sealed class EfRoutingTests(ClusterFixture fixture) : IAsyncLifetime
     public async Task A_users_own_command_interceptor_still_sees_routed_commands()
     {
         var seen = new SeenCommands();
-        var services = new ServiceCollection();
-        services.AddQueryRouting(o => EfSchema.Pools(o, _cluster));
-        services.AddDbContext<ErpTestDb>((sp, o) => o.UseNpgsql(_cluster.PrimaryConnectionString).UseQueryRouting(sp).AddInterceptors(seen));
-        await using var sp = services.BuildServiceProvider();
+        await using var sp = RoutedContext(o => o.AddInterceptors(seen));
         await using var scope = sp.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<ErpTestDb>();
         using (RoutingScope.Begin(RouteKind.ReadReplica, "Report"))
@@ -401,10 +401,7 @@ public sealed class EfRoutingTests(ClusterFixture fixture) : IAsyncLifetime
     public async Task A_users_own_connection_interceptor_sees_the_routed_connection_from_ConnectionOpening_on(bool async)
     {
         var seen = new SeenConnections();
-        var services = new ServiceCollection();
-        services.AddQueryRouting(o => EfSchema.Pools(o, _cluster));
-        services.AddDbContext<ErpTestDb>((sp, o) => o.UseNpgsql(_cluster.PrimaryConnectionString).UseQueryRouting(sp).AddInterceptors(seen));
-        await using var sp = services.BuildServiceProvider();
+        await using var sp = RoutedContext(o => o.AddInterceptors(seen));
         await using var scope = sp.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<ErpTestDb>();
         using (RoutingScope.Begin(RouteKind.ReadReplica, "Report"))
